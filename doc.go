@@ -1,0 +1,67 @@
+// Package idemhttp makes HTTP calls with side effects safe to retry: a
+// customer charged once after a timeout, one welcome email after a retry, one
+// order row, one booking after a 429, and an agent that restarts mid-task
+// replaying what already happened instead of doing it again.
+//
+// Transport is an http.RoundTripper. Plug it into any http.Client, or into the
+// HTTP client of an SDK:
+//
+//	client := &http.Client{Transport: idemhttp.New(
+//		idemhttp.WithStore(store),
+//		idemhttp.WithProviders(providers.Stripe(), providers.SendGrid()),
+//	)}
+//
+// # The life of one keyed request
+//
+//  1. Methods in Policy.KeyedMethods (POST, PATCH) are keyed; Policy.SafeMethods
+//     (GET, HEAD, OPTIONS, PUT, DELETE) are retried with backoff, never keyed
+//     or recorded; anything else passes through.
+//  2. The body is buffered (at most Policy.MaxBodyBytes, else ErrBodyTooLarge)
+//     and the key derived: WithKey's key, else a key already on the request
+//     (unless Policy.ReplaceKeys), else DeriveKey's stable hash of scope,
+//     provider, method, URL and canonical body (or the route's key fields).
+//     A fingerprint of the request is stored with the record.
+//  3. Concurrent identical calls in one process share one claim and one send.
+//  4. The record is claimed in the store. Completed: the recorded response is
+//     replayed (Replayed reports it) and nothing is sent, or ErrKeyReused when
+//     the fingerprint differs. Held elsewhere: the call waits until it
+//     completes, the holder's lease ends, or ctx ends (ErrInFlight).
+//  5. The request is sent with the key, where the provider expects it.
+//     net/http/httptrace tells whether it was written. Not written: always
+//     safe to retry. Written with no response: re-sent with the same key only
+//     when the provider de-duplicates (or the route is AtLeastOnce); otherwise
+//     the route's Probe decides, or the call fails with ErrInDoubt and the
+//     record stays in doubt.
+//  6. Retries (exponential backoff with jitter, bounded attempts and time,
+//     ctx respected): 429 and 503 after Retry-After (capped), 500/502/504
+//     and the provider's 409 "in progress" for de-duplicating providers, and
+//     the provider's own hint (Stripe-Should-Retry). The lease is renewed
+//     while the call runs.
+//  7. The final response is recorded when definitive (2xx, 4xx but 408, 409,
+//     425, 429), for at most the provider's retention. A 5xx from a provider
+//     that does not de-duplicate leaves the record in doubt. Anything else
+//     releases the record so a later call may try again with the same key.
+//  8. The response body reads normally; replays carry Idempotent-Replayed: true.
+//
+// # What is guaranteed
+//
+// For one record (same provider, tenant and key) and one store: at most one
+// caller at a time sends; a completed outcome is replayed, never re-executed,
+// for as long as the record is kept; a request that may have taken effect at
+// a provider that does not de-duplicate is never re-sent silently.
+//
+// # What is NOT guaranteed
+//
+//   - Exactly-once when the store loses records (a memory store across a
+//     restart, Redis restarted empty, eviction, expiry): for de-duplicating
+//     providers the provider's own key memory still holds, for the others a
+//     lost record means the operation can be sent again.
+//   - Store outages fail open for de-duplicating providers (the request goes
+//     out with its key, unrecorded) and closed for the others
+//     (ErrStoreUnavailable); see Policy.StoreFailure.
+//   - Replays are what was recorded: they do not reflect later changes at the
+//     provider, and bodies over Policy.MaxRecordBytes are not kept.
+//   - Keys derived from bodies that an agent rewrites differ, unless the route
+//     names KeyFields; keys survive restarts only when scope and request do.
+//   - Requests sent around the Transport are not seen by it.
+package idemhttp

@@ -1,0 +1,40 @@
+package idemhttp
+
+import (
+	"errors"
+
+	"github.com/idemhttp/idemhttp/cache"
+)
+
+// Sentinel errors. Errors returned by the Transport wrap them (and the cause)
+// with %w; test with errors.Is.
+var (
+	// ErrKeyReused means the key was used before for a request with another
+	// payload. Nothing was sent; the recorded response is not returned.
+	ErrKeyReused = errors.New("idemhttp: idempotency key reused with a different request")
+
+	// ErrInDoubt means the request may have taken effect and cannot be
+	// re-sent safely: it was written and no definitive answer came back, the
+	// provider does not de-duplicate, and no probe could settle it. The record
+	// stays in doubt: later calls with the same key get ErrInDoubt too, until
+	// it is resolved (Transport.Resolve) or expires.
+	ErrInDoubt = errors.New("idemhttp: operation in doubt: it may have taken effect")
+
+	// ErrInFlight means the same operation is running elsewhere (another
+	// goroutine's or process's claim) and did not finish before the context
+	// ended.
+	ErrInFlight = errors.New("idemhttp: same operation in flight elsewhere")
+
+	// ErrBodyTooLarge means the request body is over Policy.MaxBodyBytes.
+	// Nothing was sent.
+	ErrBodyTooLarge = errors.New("idemhttp: request body too large")
+
+	// ErrStoreUnavailable means the record store could not be used and the
+	// policy fails closed for this provider. Nothing was sent. It is the same
+	// value as cache.ErrUnavailable, so store errors match it too.
+	ErrStoreUnavailable = cache.ErrUnavailable
+
+	// ErrKeyTooLong means an explicit key is longer than the provider accepts.
+	// Nothing was sent.
+	ErrKeyTooLong = errors.New("idemhttp: idempotency key longer than the provider accepts")
+)

@@ -1,0 +1,106 @@
+package idemhttp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/idemhttp/idemhttp/cache"
+)
+
+// hold is a claim this process holds: it renews the lease while the call is
+// running, and settles the record once (complete, release or mark in doubt).
+// A nil *hold is a call that bypassed the store; its methods do nothing.
+type hold struct {
+	t       *Transport
+	key     string
+	token   cache.Token
+	mu      sync.Mutex
+	renewer *time.Timer
+	settled bool
+}
+
+func (t *Transport) newHold(key string, token cache.Token) *hold {
+	h := &hold{t: t, key: key, token: token}
+	h.mu.Lock()
+	h.renewer = time.AfterFunc(t.policy.Lease/2, h.renew)
+	h.mu.Unlock()
+	return h
+}
+
+// renew extends the lease and re-arms itself until the hold is settled.
+func (h *hold) renew() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.settled {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.t.policy.StoreTimeout)
+	defer cancel()
+	if err := h.t.store.Renew(ctx, h.key, h.token, h.t.policy.Lease); err != nil {
+		h.t.log.LogAttrs(ctx, slog.LevelError, "idemhttp: lease renewal failed", slog.String("record", h.key), slog.Any("err", err))
+		if errors.Is(err, cache.ErrFenced) {
+			return
+		}
+	}
+	h.renewer.Reset(h.t.policy.Lease / 2)
+}
+
+// stop ends renewal; a claim not settled by then is released.
+func (h *hold) stop() {
+	if h == nil {
+		return
+	}
+	h.settle(context.Background(), "release", func(ctx context.Context) error {
+		return h.t.store.Release(ctx, h.key, h.token)
+	})
+}
+
+func (h *hold) complete(ctx context.Context, e *cache.Entry, ttl time.Duration) {
+	h.settle(ctx, "complete", func(ctx context.Context) error {
+		err := h.t.store.Complete(ctx, h.key, h.token, e, ttl)
+		if errors.Is(err, cache.ErrEntryTooLarge) {
+			// The store's bound is tighter than the policy's: keep the
+			// outcome without its body rather than lose it.
+			small := *e
+			small.Body, small.BodyOmitted = nil, true
+			err = h.t.store.Complete(ctx, h.key, h.token, &small, ttl)
+		}
+		return err
+	})
+}
+
+func (h *hold) release(ctx context.Context) {
+	h.settle(ctx, "release", func(ctx context.Context) error {
+		return h.t.store.Release(ctx, h.key, h.token)
+	})
+}
+
+func (h *hold) markInDoubt(ctx context.Context, ttl time.Duration) {
+	h.settle(ctx, "mark in doubt", func(ctx context.Context) error {
+		return h.t.store.MarkInDoubt(ctx, h.key, h.token, ttl)
+	})
+}
+
+// settle runs op once, even after the caller's context ended (the outcome
+// must be recorded whatever happened to the caller). A fenced holder is
+// logged loudly: another process took the claim over.
+func (h *hold) settle(ctx context.Context, what string, op func(context.Context) error) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.settled {
+		return
+	}
+	h.settled = true
+	h.renewer.Stop()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.t.policy.StoreTimeout)
+	defer cancel()
+	if err := op(sctx); err != nil {
+		h.t.log.LogAttrs(ctx, slog.LevelError, "idemhttp: cannot "+what+" record", slog.String("record", h.key), slog.Any("err", err))
+	}
+}

@@ -1,0 +1,353 @@
+package idemhttp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/idemhttp/idemhttp/internal/canon"
+	"github.com/idemhttp/idemhttp/providers"
+)
+
+// derivationVersion is hashed into every derived key. A key must never change
+// for the same request within a version: a new scheme is a new version, kept
+// beside the old one.
+const derivationVersion = "idemhttp/v1"
+
+// Body kinds, hashed as one byte before the canonical body.
+const (
+	bodyBytes     = 'b'
+	bodyJSON      = 'j'
+	bodyForm      = 'f'
+	bodyMultipart = 'm'
+	bodyFields    = 'k'
+)
+
+// op is what the transport derives for one keyed request.
+type op struct {
+	provider    *providers.Provider
+	route       *providers.Route
+	key         string // the idempotency key, as the provider sees it (before FormatKey)
+	derived     bool   // key derived by idemhttp (false: explicit or set by the caller)
+	fingerprint string
+	recordKey   string // namespaced key in the store
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// DeriveKey returns the idempotency key that req would carry to provider p,
+// without sending it: the key given with WithKey, else the one the caller set
+// on the request (KeyHeader or KeyField), else the derived key. req's body is
+// read and restored.
+//
+// The derived key is "v1-" followed by hex digits of SHA-256 over this
+// sequence of fields, each encoded as a uvarint length then its bytes:
+//
+//	"idemhttp/v1", the scope (WithScope), p.Name, the method, the lower-case
+//	scheme "://" host (default port dropped), the escaped path, the query
+//	canonicalised like a form body, then one body-kind byte and the
+//	canonical body:
+//	  'j' JSON (application/json, */*+json): the RFC 8785 (JCS) canonical form;
+//	  'f' form (application/x-www-form-urlencoded): fields sorted by name,
+//	      repeated values in their order;
+//	  'm' multipart: part by part, boundary excluded;
+//	  'k' the route's KeyFields only: for each field, its name then the
+//	      canonical value (absent fields encode as empty);
+//	  'b' anything else, and JSON that does not parse: the raw bytes.
+//
+// The digits are 40 (160 bits), fewer when p.MaxKeyLen requires (never fewer
+// than 16).
+func DeriveKey(req *http.Request, p *providers.Provider) (string, error) {
+	body, err := readBody(req, 0)
+	if err != nil {
+		return "", err
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = io.NopCloser(bytes.NewReader(body)) // restore what was read
+	}
+	o, err := prepareOp(req, body, p, false)
+	if err != nil {
+		return "", err
+	}
+	return o.key, nil
+}
+
+// prepareOp derives key, fingerprint and record key for a keyed request whose
+// body has been buffered.
+func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKeys bool) (*op, error) {
+	o := &op{provider: p, route: p.Route(req.Method, req.URL.Path)}
+	explicit, ok := keyFrom(req.Context())
+	if !ok && !replaceKeys {
+		explicit, ok = existingKey(req, body, p)
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	if ok {
+		if p.MaxKeyLen > 0 && len(explicit) > p.MaxKeyLen {
+			return nil, fmt.Errorf("%w: %d characters, %s accepts %d", ErrKeyTooLong, len(explicit), p.Name, p.MaxKeyLen)
+		}
+		if explicit == "" {
+			return nil, fmt.Errorf("%w: empty explicit key", ErrKeyTooLong)
+		}
+		o.key = explicit
+		sum := sha256.Sum256(encodeRequest((*bp)[:0], req, body, p, o.route, "", false))
+		o.fingerprint = hex.EncodeToString(sum[:16])
+	} else {
+		*bp = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true)
+		sum := sha256.Sum256(*bp)
+		key, err := keyText(sum, p.MaxKeyLen)
+		if err != nil {
+			return nil, err
+		}
+		o.key, o.derived = key, true
+		if o.route != nil && len(o.route.KeyFields) > 0 && len(o.route.ValidationFields) > 0 {
+			fsum := sha256.Sum256(encodeFields((*bp)[:0], req, body, o.route.ValidationFields))
+			o.fingerprint = hex.EncodeToString(fsum[:16])
+		} else {
+			// The key covers everything the fingerprint would: the whole
+			// request, or the key fields that stand for it.
+			o.fingerprint = hex.EncodeToString(sum[16:32])
+		}
+	}
+	o.recordKey = recordKey(req, p, o.key)
+	return o, nil
+}
+
+// keyText renders a digest as key text within maxLen.
+func keyText(sum [32]byte, maxLen int) (string, error) {
+	const prefix, digits, minDigits = "v1-", 40, 16
+	n := digits
+	if maxLen > 0 && len(prefix)+n > maxLen {
+		n = maxLen - len(prefix)
+		if n < minDigits {
+			return "", fmt.Errorf("%w: provider limit %d leaves no room for a derived key", ErrKeyTooLong, maxLen)
+		}
+	}
+	var b [len(prefix) + digits]byte
+	copy(b[:], prefix)
+	hex.Encode(b[len(prefix):], sum[:digits/2])
+	return string(b[:len(prefix)+n]), nil
+}
+
+// encodeRequest appends the encoding documented on DeriveKey to dst.
+// withScope selects the key encoding (scope, key fields) over the
+// fingerprint encoding (whole request, no scope).
+func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Provider, route *providers.Route, scope string, withScope bool) []byte {
+	dst = appendLenString(dst, derivationVersion)
+	if withScope {
+		dst = appendLenString(dst, scope)
+	}
+	dst = appendLenString(dst, p.Name)
+	dst = appendLenString(dst, req.Method)
+	dst = appendOrigin(dst, req)
+	dst = appendLenString(dst, req.URL.EscapedPath())
+	if q := req.URL.RawQuery; q == "" {
+		dst = append(dst, 0)
+	} else if out, ok := appendCanonical(dst, func(d []byte) ([]byte, error) { return canon.AppendForm(d, []byte(q)) }); ok {
+		dst = out
+	} else {
+		dst = appendLenString(dst, q)
+	}
+	if withScope && route != nil && len(route.KeyFields) > 0 {
+		return encodeFields(dst, req, body, route.KeyFields)
+	}
+	return appendBody(dst, req.Header.Get("Content-Type"), body)
+}
+
+// appendBody appends the body-kind byte and the length-prefixed canonical body.
+func appendBody(dst []byte, contentType string, body []byte) []byte {
+	switch mediaKind(contentType) {
+	case bodyJSON:
+		return appendCanonicalKind(dst, bodyJSON, func(d []byte) ([]byte, error) { return canon.AppendJSON(d, body) }, body)
+	case bodyForm:
+		return appendCanonicalKind(dst, bodyForm, func(d []byte) ([]byte, error) { return canon.AppendForm(d, body) }, body)
+	case bodyMultipart:
+		return appendCanonicalKind(dst, bodyMultipart, func(d []byte) ([]byte, error) { return canon.AppendMultipart(d, contentType, body) }, body)
+	}
+	dst = append(dst, bodyBytes)
+	return canon.AppendLen(dst, body)
+}
+
+// encodeFields appends the 'k' body: each field's name and canonical value.
+func encodeFields(dst []byte, req *http.Request, body []byte, fields []string) []byte {
+	kind := mediaKind(req.Header.Get("Content-Type"))
+	if kind != bodyJSON && kind != bodyForm {
+		return appendBody(dst, req.Header.Get("Content-Type"), body)
+	}
+	if kind == bodyJSON && !jsonValid(body) {
+		// A body that does not parse cannot yield its fields: key on all of it.
+		return appendBody(dst, "", body)
+	}
+	dst = append(dst, bodyFields)
+	for _, f := range fields {
+		dst = appendLenString(dst, f)
+		out, ok := appendCanonical(dst, func(d []byte) ([]byte, error) {
+			if kind == bodyJSON {
+				out, _, err := canon.AppendPointer(d, body, f)
+				return out, err
+			}
+			out, _, err := canon.AppendFormField(d, body, f)
+			return out, err
+		})
+		if !ok {
+			out = append(dst, 0) // a field that cannot be read counts as absent
+		}
+		dst = out
+	}
+	return dst
+}
+
+// appendCanonicalKind appends kind and the length-prefixed canonical form, or
+// the raw-bytes kind when the body does not canonicalise (malformed JSON under
+// a JSON content type, a broken form): a documented fallback, never an error.
+func appendCanonicalKind(dst []byte, kind byte, fn func([]byte) ([]byte, error), raw []byte) []byte {
+	out, ok := appendCanonical(append(dst, kind), fn)
+	if !ok {
+		return canon.AppendLen(append(dst, bodyBytes), raw)
+	}
+	return out
+}
+
+// appendCanonical appends the canonical form made by fn with a uvarint length
+// prefix. When fn fails it returns dst unchanged and false.
+func appendCanonical(dst []byte, fn func([]byte) ([]byte, error)) ([]byte, bool) {
+	// The canonical form is built after a maximal-width length slot, then
+	// moved down behind a uvarint prefix: no second buffer.
+	start := len(dst)
+	var lb [binary.MaxVarintLen64]byte
+	out, err := fn(append(dst, lb[:]...))
+	if err != nil {
+		return dst[:start], false
+	}
+	n := len(out) - start - len(lb)
+	w := binary.PutUvarint(lb[:], uint64(n))
+	copy(out[start:], lb[:w])
+	copy(out[start+w:], out[start+len(lb):])
+	return out[:start+w+n], true
+}
+
+func appendLenString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// appendOrigin appends lower-case scheme://host, without a default port.
+func appendOrigin(dst []byte, req *http.Request) []byte {
+	scheme := strings.ToLower(req.URL.Scheme)
+	host := strings.ToLower(req.URL.Host)
+	if h, port, ok := strings.Cut(host, ":"); ok && !strings.Contains(port, ":") &&
+		((scheme == "https" && port == "443") || (scheme == "http" && port == "80")) {
+		host = h
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(scheme)+3+len(host)))
+	dst = append(dst, scheme...)
+	dst = append(dst, "://"...)
+	return append(dst, host...)
+}
+
+// mediaKind classifies a Content-Type.
+func mediaKind(contentType string) byte {
+	if contentType == "" {
+		return bodyBytes
+	}
+	mt := contentType
+	if i := strings.IndexByte(mt, ';'); i >= 0 {
+		mt = mt[:i]
+	}
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		return bodyJSON
+	case mt == "application/x-www-form-urlencoded":
+		return bodyForm
+	case mt == "multipart/form-data" || mt == "multipart/mixed":
+		if _, params, err := mime.ParseMediaType(contentType); err == nil && params["boundary"] != "" {
+			return bodyMultipart
+		}
+	}
+	return bodyBytes
+}
+
+func jsonValid(body []byte) bool {
+	_, err := canon.AppendJSON(nil, body)
+	return err == nil
+}
+
+// existingKey returns a key the caller (or an SDK) already put on the request.
+func existingKey(req *http.Request, body []byte, p *providers.Provider) (string, bool) {
+	if p.KeyHeader != "" {
+		if v := req.Header.Get(p.KeyHeader); v != "" {
+			return p.ParseKey(v), true
+		}
+		return "", false
+	}
+	if p.KeyField != "" && mediaKind(req.Header.Get("Content-Type")) == bodyJSON {
+		return jsonStringField(body, p.KeyField)
+	}
+	return "", false
+}
+
+// recordKey namespaces a key by provider and tenant: a hash of the
+// credentials (Authorization and the provider's account headers), so two
+// tenants never see each other's records. Credentials are never stored.
+func recordKey(req *http.Request, p *providers.Provider, key string) string {
+	h := sha256.New()
+	io.WriteString(h, req.Header.Get("Authorization"))
+	for _, name := range p.AccountHeaders {
+		h.Write([]byte{0})
+		io.WriteString(h, req.Header.Get(name))
+	}
+	var sum [32]byte
+	var b strings.Builder
+	b.Grow(len(p.Name) + len(key) + 24)
+	b.WriteString(p.Name)
+	b.WriteByte('/')
+	var hx [16]byte
+	hex.Encode(hx[:], h.Sum(sum[:0])[:8])
+	b.Write(hx[:])
+	b.WriteByte('/')
+	b.WriteString(key)
+	return b.String()
+}
+
+// readBody buffers the body of req, at most limit bytes (0: no limit). It
+// reads from GetBody when the request has one, so req.Body stays unread, and
+// closes req.Body as a RoundTripper must. req itself is not modified.
+func readBody(req *http.Request, limit int64) ([]byte, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	defer req.Body.Close()
+	if limit > 0 && req.ContentLength > limit {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, req.ContentLength, limit)
+	}
+	rc := req.Body
+	if req.GetBody != nil {
+		if b, err := req.GetBody(); err == nil {
+			rc = b
+			defer b.Close()
+		}
+	}
+	var buf bytes.Buffer
+	if req.ContentLength > 0 {
+		buf.Grow(int(req.ContentLength))
+	}
+	r := io.Reader(rc)
+	if limit > 0 {
+		r = io.LimitReader(rc, limit+1)
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, fmt.Errorf("idemhttp: reading request body: %w", err)
+	}
+	if limit > 0 && int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrBodyTooLarge, limit)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,168 @@
+// Package providers describes how real APIs treat idempotency keys: where the
+// key travels, how long it may be, how long the server remembers it, whether
+// the server de-duplicates at all, and which responses mean "still running" or
+// "retry". Each provider is a plain Provider value that a caller can copy and
+// adjust; the facts and their sources are in each constructor's doc comment.
+//
+// A provider is matched to a request by host. A Provider with no Hosts matches
+// every host and serves as the fallback.
+package providers
+
+import (
+	"context"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+// Provider is how one API treats idempotency keys. The zero value is not
+// useful; start from a constructor such as Stripe or Generic and adjust.
+type Provider struct {
+	// Name identifies the provider in derived keys, record keys and logs.
+	// Changing it changes every derived key.
+	Name string
+	// Hosts the provider serves: exact names ("api.stripe.com") or a leading
+	// wildcard ("*.example.com"). Empty matches every host.
+	Hosts []string
+
+	// KeyHeader is the request header that carries the key. Empty when the
+	// key travels in the body (KeyField) or not at all.
+	KeyHeader string
+	// KeyField is a top-level JSON body member that carries the key (Square's
+	// "idempotency_key"), used when KeyHeader is empty.
+	KeyField string
+	// QuoteKey sends the key as an RFC 8941 sf-string ("\"key\""), as the IETF
+	// draft specifies; Stripe-style servers take the raw token.
+	QuoteKey bool
+	// MaxKeyLen is the longest key the provider accepts (0: no limit). Derived
+	// keys are shortened to fit; an explicit key over it is refused with
+	// ErrKeyTooLong before anything is sent.
+	MaxKeyLen int
+
+	// Dedup says the server de-duplicates requests that carry the same key:
+	// re-sending with the same key cannot double the effect. It decides
+	// whether a request that may have been processed is re-sent (Dedup) or
+	// reported in doubt (no Dedup), and whether a store outage fails open.
+	Dedup bool
+	// Retention is how long the server remembers a key (0: unknown). Records
+	// are kept no longer than this, so a replay never outlives the server's
+	// own memory of the key.
+	Retention time.Duration
+	// InProgressStatus is the status the server answers while the same key is
+	// still executing (409 for Stripe and the IETF draft); such an answer is
+	// retried with the same key. 0: none.
+	InProgressStatus int
+	// ShouldRetryHeader names a response header whose "true" or "false"
+	// overrides the retry decision (Stripe-Should-Retry).
+	ShouldRetryHeader string
+	// AccountHeaders are request headers that select an account besides
+	// Authorization (Stripe-Account): they namespace records per tenant.
+	AccountHeaders []string
+
+	// Routes refine the behaviour for particular endpoints.
+	Routes []Route
+}
+
+// Route refines how requests to some endpoints are keyed and recovered.
+type Route struct {
+	// Method, "" for any.
+	Method string
+	// Path is a path.Match pattern ("/v1/customers/*/sources").
+	Path string
+	// KeyFields, when set, are the only parts of the body that identify the
+	// operation: JSON Pointers (RFC 6901, starting with "/") for JSON bodies,
+	// field names for form bodies. An email whose body an agent's model
+	// rewords is the same email: key it on recipients and subject.
+	KeyFields []string
+	// ValidationFields select what the fingerprint covers when KeyFields are
+	// set. Empty: the key fields themselves, so a reworded body replays the
+	// recorded response instead of failing with ErrKeyReused.
+	ValidationFields []string
+	// AtLeastOnce lets a request that may have been processed be re-sent even
+	// though the provider does not de-duplicate: for endpoints where a
+	// duplicate is harmless.
+	AtLeastOnce bool
+	// Probe asks the provider whether the operation already took effect; it
+	// runs before re-sending an in-doubt request, and before every first send
+	// when ProbeFirst is set.
+	Probe Probe
+	// ProbeFirst runs Probe before the first send too (providers without keys).
+	ProbeFirst bool
+}
+
+// Probe checks whether the operation of req already took effect at the
+// provider, sending whatever it needs through base (the transport under
+// idemhttp, so probes are neither keyed nor recorded). req's body is
+// readable. It returns the response to record when the operation is done,
+// (nil, nil) when it is not done and is safe to send, or an error when it
+// cannot tell: the operation then stays in doubt and nothing is sent.
+type Probe func(ctx context.Context, base http.RoundTripper, req *http.Request, key string) (*http.Response, error)
+
+// Matches reports whether the provider serves host (without port).
+func (p *Provider) Matches(host string) bool {
+	if len(p.Hosts) == 0 {
+		return true
+	}
+	for _, h := range p.Hosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+		if rest, ok := strings.CutPrefix(h, "*."); ok {
+			if len(host) > len(rest)+1 && strings.EqualFold(host[len(host)-len(rest):], rest) && host[len(host)-len(rest)-1] == '.' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Route returns the first route matching method and urlPath, or nil.
+func (p *Provider) Route(method, urlPath string) *Route {
+	for i := range p.Routes {
+		r := &p.Routes[i]
+		if r.Method != "" && r.Method != method {
+			continue
+		}
+		if ok, _ := path.Match(r.Path, urlPath); ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// FormatKey returns the key as it travels on the wire (quoted for the IETF
+// sf-string form).
+func (p *Provider) FormatKey(key string) string {
+	if !p.QuoteKey {
+		return key
+	}
+	var b strings.Builder
+	b.Grow(len(key) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(key[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// ParseKey is the inverse of FormatKey: it reads a key a caller already put
+// on the wire.
+func (p *Provider) ParseKey(wire string) string {
+	if !p.QuoteKey || len(wire) < 2 || wire[0] != '"' || wire[len(wire)-1] != '"' {
+		return wire
+	}
+	var b strings.Builder
+	inner := wire[1 : len(wire)-1]
+	for i := 0; i < len(inner); i++ {
+		if inner[i] == '\\' && i+1 < len(inner) {
+			i++
+		}
+		b.WriteByte(inner[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,153 @@
+package idemhttp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/idemhttp/idemhttp/cache"
+)
+
+// Response headers set by the Transport.
+const (
+	// HeaderReplayed marks a response that came from the record, not from a
+	// new execution (the convention of Stripe and Mollie).
+	HeaderReplayed = "Idempotent-Replayed"
+	// HeaderBodyOmitted marks a replay whose body was over
+	// Policy.MaxRecordBytes when recorded: status and headers only.
+	HeaderBodyOmitted = "Idempotent-Body-Omitted"
+)
+
+// Replayed reports whether resp came from the record instead of a new
+// execution.
+func Replayed(resp *http.Response) bool {
+	return resp != nil && resp.Header.Get(HeaderReplayed) == "true"
+}
+
+// KeyOf returns the idempotency key used for the request behind resp, or ""
+// when the request was not keyed.
+func KeyOf(resp *http.Response) string {
+	if resp == nil || resp.Request == nil {
+		return ""
+	}
+	k, _ := resp.Request.Context().Value(usedKey).(string)
+	return k
+}
+
+// notStored are headers never recorded: hop-by-hop headers (RFC 9110 7.6.1),
+// credentials, and what a replay recomputes.
+var notStored = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Content-Length",
+}
+
+// storedHeader returns the part of h that a record keeps.
+func storedHeader(h http.Header) http.Header {
+	out := h.Clone()
+	for _, k := range notStored {
+		delete(out, k)
+	}
+	return out
+}
+
+// entryFrom reads resp's body (at most limit bytes are kept) into an entry,
+// and gives resp a body that reads the same bytes again. A body over limit is
+// still returned whole to the caller; the entry keeps status and headers.
+func entryFrom(resp *http.Response, limit int64, now time.Time) *cache.Entry {
+	e := &cache.Entry{Status: resp.StatusCode, Header: storedHeader(resp.Header), StoredAt: now}
+	body, err := readUpTo(resp.Body, resp.ContentLength, limit)
+	switch {
+	case err != nil:
+		// The status arrived, the body broke off: the outcome is known,
+		// its body is not. Keep what the caller would have seen.
+		e.BodyOmitted = true
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), errReader{err}), resp.Body}
+	case int64(len(body)) > limit:
+		e.BodyOmitted = true
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	default:
+		resp.Body.Close()
+		e.Body = body
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return e
+}
+
+// readUpTo reads r to its end or to limit+1 bytes, whichever comes first.
+func readUpTo(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength >= 0 && contentLength <= limit {
+		buf := make([]byte, contentLength)
+		n, err := io.ReadFull(r, buf)
+		if err == nil {
+			// Confirm the end so the connection is reused.
+			var one [1]byte
+			if m, _ := r.Read(one[:]); m > 0 {
+				return readRest(append(buf, one[0]), r, limit)
+			}
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf[:n], err
+	}
+	return readRest(nil, r, limit)
+}
+
+func readRest(prefix []byte, r io.Reader, limit int64) ([]byte, error) {
+	buf := bytes.NewBuffer(prefix)
+	_, err := buf.ReadFrom(io.LimitReader(r, limit+1-int64(len(prefix))))
+	return buf.Bytes(), err
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// replayResponse builds the response for a recorded entry. The header map is
+// copied when shared is set (the entry is shared with other callers).
+func replayResponse(req *http.Request, e *cache.Entry, shared bool) *http.Response {
+	h := e.Header
+	if shared || h == nil {
+		h = h.Clone()
+		if h == nil {
+			h = make(http.Header, 1)
+		}
+	}
+	h[HeaderReplayed] = []string{"true"}
+	if e.BodyOmitted {
+		h[HeaderBodyOmitted] = []string{"true"}
+	}
+	return &http.Response{
+		Status:        strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
+		StatusCode:    e.Status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          io.NopCloser(bytes.NewReader(e.Body)),
+		ContentLength: int64(len(e.Body)),
+		Request:       req,
+	}
+}
+
+// drain discards a little of a response body before closing it, so the
+// connection can be reused.
+func drain(resp *http.Response) {
+	io.CopyN(io.Discard, resp.Body, 4<<10)
+	resp.Body.Close()
+}
+
+// withKey returns ctx carrying the key KeyOf reports.
+func withUsedKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, usedKey, key)
+}

@@ -1,0 +1,291 @@
+package idemhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/providers"
+)
+
+// Transport is an http.RoundTripper that makes mutating requests safe to
+// retry and to replay: see the package documentation for the life of one
+// request. Create it with New; it is safe for concurrent use.
+type Transport struct {
+	base      http.RoundTripper
+	store     cache.Store
+	providers []providers.Provider
+	fallback  providers.Provider
+	policy    Policy
+	log       *slog.Logger
+	flights   flights
+	now       func() time.Time
+}
+
+// Option configures a Transport.
+type Option func(*Transport)
+
+// WithBase sets the transport that sends requests. Default http.DefaultTransport.
+func WithBase(rt http.RoundTripper) Option { return func(t *Transport) { t.base = rt } }
+
+// WithStore sets the record store. Default a cache.NewMemory().
+func WithStore(s cache.Store) Option { return func(t *Transport) { t.store = s } }
+
+// WithProviders adds providers, matched by request host in the order given.
+// A provider without Hosts replaces the fallback for unmatched hosts, which
+// is otherwise providers.Generic().
+func WithProviders(ps ...providers.Provider) Option {
+	return func(t *Transport) {
+		for _, p := range ps {
+			if len(p.Hosts) == 0 {
+				t.fallback = p
+				continue
+			}
+			t.providers = append(t.providers, p)
+		}
+	}
+}
+
+// WithPolicy sets the policy; zero fields take DefaultPolicy's values.
+func WithPolicy(p Policy) Option { return func(t *Transport) { t.policy = p } }
+
+// WithLogger sets the logger. Default: discard everything.
+func WithLogger(l *slog.Logger) Option { return func(t *Transport) { t.log = l } }
+
+// New returns a Transport.
+func New(opts ...Option) *Transport {
+	t := &Transport{fallback: providers.Generic(), policy: DefaultPolicy(), now: time.Now}
+	for _, opt := range opts {
+		opt(t)
+	}
+	t.policy = t.policy.withDefaults()
+	if t.base == nil {
+		t.base = http.DefaultTransport
+	}
+	if t.store == nil {
+		t.store = cache.NewMemory()
+	}
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
+	}
+	return t
+}
+
+// Provider returns the provider that serves host (without port).
+func (t *Transport) Provider(host string) *providers.Provider {
+	for i := range t.providers {
+		if t.providers[i].Matches(host) {
+			return &t.providers[i]
+		}
+	}
+	return &t.fallback
+}
+
+// DeriveKey returns the key req would carry, without sending it. req's body
+// is read and restored.
+func (t *Transport) DeriveKey(req *http.Request) (string, error) {
+	return DeriveKey(req, t.Provider(req.URL.Hostname()))
+}
+
+// RoundTrip implements http.RoundTripper. It never modifies req.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	switch {
+	case optedOut(ctx):
+		return t.base.RoundTrip(req)
+	case t.policy.Keyed(req.Method):
+		return t.roundTripKeyed(ctx, req)
+	case t.policy.Safe(req.Method):
+		return t.roundTripSafe(ctx, req)
+	}
+	return t.base.RoundTrip(req)
+}
+
+// roundTripKeyed is steps 2 to 8 of the life of a request.
+func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*http.Response, error) {
+	prov := t.Provider(req.URL.Hostname())
+	body, err := readBody(req, t.policy.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	o, err := prepareOp(req, body, prov, t.policy.ReplaceKeys)
+	if err != nil {
+		return nil, err
+	}
+	if prov.KeyHeader == "" && prov.KeyField != "" {
+		if _, had := existingKey(req, body, prov); !had || t.policy.ReplaceKeys {
+			if body, err = setJSONStringField(body, prov.KeyField, o.key); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ctx = withUsedKey(ctx, o.key)
+	x := &exchange{t: t, o: o, req: req, body: body, ctx: ctx}
+	for {
+		f, leader := t.flights.join(o.recordKey, o.fingerprint)
+		if leader {
+			resp, err := x.run()
+			t.flights.finish(o.recordKey, f, x.entry)
+			return resp, err
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrInFlight, context.Cause(ctx))
+		}
+		if f.fingerprint != o.fingerprint {
+			return nil, fmt.Errorf("%w: key %s", ErrKeyReused, o.key)
+		}
+		if f.entry != nil {
+			return replayResponse(req.WithContext(ctx), f.entry, true), nil
+		}
+		// The leader recorded nothing (released, in doubt, failed): take
+		// our own turn through the store.
+	}
+}
+
+// Resolve settles an in-doubt operation by hand, after checking with the
+// provider: with resp non-nil the operation is recorded as done with that
+// response (later calls replay it); with resp nil it is recorded as not done
+// (the next call sends it). req identifies the operation as it would be sent.
+func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.Response) error {
+	prov := t.Provider(req.URL.Hostname())
+	body, err := readBody(req, t.policy.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	o, err := prepareOp(req.WithContext(ctx), body, prov, t.policy.ReplaceKeys)
+	if err != nil {
+		return err
+	}
+	var e *cache.Entry
+	if resp != nil {
+		e = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
+	}
+	if err := t.store.Resolve(ctx, o.recordKey, e, t.policy.recordTTL(prov)); err != nil {
+		return fmt.Errorf("idemhttp: resolving %s: %w", o.key, err)
+	}
+	return nil
+}
+
+// exchange is one keyed call on its way through claim, sends and record.
+type exchange struct {
+	t     *Transport
+	o     *op
+	req   *http.Request // the caller's request, never modified
+	body  []byte        // the body to send (with the key, for body-field providers)
+	ctx   context.Context
+	hold  *hold        // the claim, nil when the store is bypassed (fail open)
+	entry *cache.Entry // what was recorded or replayed, for single-flight followers
+}
+
+// run claims the record and acts on what the store says.
+func (x *exchange) run() (*http.Response, error) {
+	t, o := x.t, x.o
+	c, err := x.claim()
+	if err != nil {
+		if !errors.Is(err, cache.ErrUnavailable) || !t.policy.failOpen(o.provider) {
+			return nil, err
+		}
+		t.log.LogAttrs(x.ctx, slog.LevelWarn, "idemhttp: store unavailable, sending unrecorded (provider de-duplicates)",
+			slog.String("key", o.key), slog.Any("err", err))
+		return x.send()
+	}
+	switch c.Outcome {
+	case cache.Completed:
+		x.entry = c.Entry
+		t.log.LogAttrs(x.ctx, slog.LevelDebug, "idemhttp: replay", slog.String("key", o.key))
+		return replayResponse(x.req.WithContext(x.ctx), c.Entry, false), nil
+	case cache.Mismatch:
+		return nil, fmt.Errorf("%w: key %s", ErrKeyReused, o.key)
+	case cache.Acquired:
+	default:
+		return nil, fmt.Errorf("%w: unexpected claim outcome %v", cache.ErrUnavailable, c.Outcome)
+	}
+	x.hold = t.newHold(o.recordKey, c.Token)
+	defer x.hold.stop()
+	route := o.route
+	switch {
+	case c.InDoubt && (o.provider.Dedup || route != nil && route.AtLeastOnce):
+		t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: re-sending in-doubt operation with the same key", slog.String("key", o.key))
+	case c.InDoubt && route != nil && route.Probe != nil, route != nil && route.Probe != nil && route.ProbeFirst:
+		if resp, done, err := x.probe(); done || err != nil {
+			return resp, err
+		}
+	case c.InDoubt:
+		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
+		return nil, fmt.Errorf("%w: key %s: an earlier attempt may have taken effect and %s does not de-duplicate", ErrInDoubt, o.key, o.provider.Name)
+	}
+	return x.send()
+}
+
+// claim claims the record, waiting while another caller holds it.
+func (x *exchange) claim() (cache.Claim, error) {
+	t, o := x.t, x.o
+	poll := 5 * time.Millisecond
+	for {
+		c, err := t.store.Claim(x.ctx, o.recordKey, o.fingerprint, t.policy.Lease)
+		if err != nil {
+			if x.ctx.Err() != nil {
+				return c, fmt.Errorf("idemhttp: %w", context.Cause(x.ctx))
+			}
+			return c, fmt.Errorf("idemhttp: claim %s: %w", o.key, err)
+		}
+		if c.Outcome != cache.Busy {
+			return c, nil
+		}
+		// Held elsewhere: wait for it to finish or for its lease to end.
+		wait := min(poll, max(time.Until(c.Until), 0)+time.Millisecond)
+		poll = min(poll*2, 250*time.Millisecond)
+		if w, ok := t.store.(cache.Waiter); ok {
+			err = w.Wait(x.ctx, o.recordKey, time.Now().Add(max(time.Until(c.Until), 0)+time.Millisecond))
+		} else {
+			err = sleep(x.ctx, wait)
+		}
+		if x.ctx.Err() != nil {
+			return c, fmt.Errorf("%w: key %s held elsewhere: %w", ErrInFlight, o.key, context.Cause(x.ctx))
+		}
+	}
+}
+
+// probe runs the route's check-then-act probe. done reports that the call is
+// over (the operation was found done, or the probe failed).
+func (x *exchange) probe() (resp *http.Response, done bool, err error) {
+	t, o := x.t, x.o
+	preq := x.req.Clone(x.ctx)
+	preq.Body, preq.GetBody, preq.ContentLength = bodyReader(x.body), getBody(x.body), int64(len(x.body))
+	resp, err = o.route.Probe(x.ctx, t.base, preq, o.key)
+	if err != nil {
+		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
+		return nil, true, fmt.Errorf("%w: key %s: probe failed: %w", ErrInDoubt, o.key, err)
+	}
+	if resp == nil {
+		t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: probe: not done, sending", slog.String("key", o.key))
+		return nil, false, nil
+	}
+	t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: probe: already done, recording", slog.String("key", o.key))
+	x.entry = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
+	x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
+	resp.Header.Set(HeaderReplayed, "true")
+	resp.Request = x.req.WithContext(x.ctx)
+	return resp, true, nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
