@@ -157,6 +157,11 @@ func (x *exchange) retryAfter(resp *http.Response) (verdict, time.Duration) {
 func (x *exchange) finish(resp *http.Response) (*http.Response, error) {
 	t, o := x.t, x.o
 	status := resp.StatusCode
+	if !x.inDoubt {
+		// The provider's own replay marker after a retry within this call:
+		// the operation executed during this call, so it is no replay.
+		resp.Header.Del(HeaderReplayed)
+	}
 	switch {
 	case Recordable(status):
 		x.entry = entryFrom(resp, t.policy.MaxRecordBytes, t.now())

@@ -52,27 +52,28 @@ func emailEffect(r *http.Request, body []byte) string {
 	return "email:" + m.Personalizations[0].To[0].Email + ":" + m.Subject
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	srv, err := faultserver.Start(
-		faultserver.Route{Method: "POST", Path: "/v1/charges", KeyHeader: "Idempotency-Key", Prefix: "ch_"},
-		faultserver.Route{Method: "POST", Path: "/v3/mail/send", TraceHeader: "X-Idempotency-Key", LookupPath: "/v3/lookup", EffectID: emailEffect, Status: 202, Prefix: "msg_"},
-		faultserver.Route{Method: "POST", Path: "/orders", KeyHeader: "Idempotency-Key", Status: 201, Prefix: "ord_"},
-		faultserver.Route{Method: "POST", Path: "/bookings", Status: 201, Prefix: "bk_"},
-	)
-	if err != nil {
-		t.Fatal(err)
+// testRoutes are the fake provider's endpoints.
+func testRoutes() []faultserver.Route {
+	return []faultserver.Route{
+		{Method: "POST", Path: "/v1/charges", KeyHeader: "Idempotency-Key", Prefix: "ch_"},
+		{Method: "POST", Path: "/v3/mail/send", TraceHeader: "X-Idempotency-Key", LookupPath: "/v3/lookup", EffectID: emailEffect, Status: 202, Prefix: "msg_"},
+		{Method: "POST", Path: "/orders", KeyHeader: "Idempotency-Key", Status: 201, Prefix: "ord_"},
+		{Method: "POST", Path: "/bookings", Status: 201, Prefix: "bk_"},
 	}
-	t.Cleanup(srv.Close)
-	addr := strings.TrimPrefix(srv.URL(), "http://")
-	base := &http.Transport{
+}
+
+// loopbackBase is a transport that sends every host to addr.
+func loopbackBase(addr string) *http.Transport {
+	return &http.Transport{
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, network, addr)
 		},
 	}
-	t.Cleanup(base.CloseIdleConnections)
+}
 
+// testProviders are the real adapters, pointed at the fake hosts.
+func testProviders() []providers.Provider {
 	stripe := providers.Stripe()
 	stripe.Hosts = []string{stripeHost}
 	sendgrid := providers.SendGrid()
@@ -81,12 +82,27 @@ func newEnv(t *testing.T) *env {
 	orders.Name, orders.Hosts, orders.Dedup = "orders", []string{ordersHost}, true
 	bookings := providers.Generic()
 	bookings.Name, bookings.Hosts = "bookings", []string{bookingsHost}
+	return []providers.Provider{stripe, sendgrid, orders, bookings}
+}
 
+// testPolicy retries fast.
+func testPolicy() idemhttp.Policy {
 	pol := idemhttp.DefaultPolicy()
 	pol.InitialInterval, pol.MaxInterval = time.Millisecond, 10*time.Millisecond
 	pol.Lease = 2 * time.Second
-	return &env{t: t, srv: srv, base: base, store: cache.NewMemory(), policy: pol,
-		provs: []providers.Provider{stripe, sendgrid, orders, bookings}}
+	return pol
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv, err := faultserver.Start(testRoutes()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	base := loopbackBase(strings.TrimPrefix(srv.URL(), "http://"))
+	t.Cleanup(base.CloseIdleConnections)
+	return &env{t: t, srv: srv, base: base, store: cache.NewMemory(), policy: testPolicy(), provs: testProviders()}
 }
 
 // transport returns a new Transport on the env's store (a second one
@@ -212,3 +228,5 @@ func (w *logWatch) Handle(_ context.Context, r slog.Record) error {
 	}
 	return nil
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

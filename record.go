@@ -22,8 +22,10 @@ const (
 	HeaderBodyOmitted = "Idempotent-Body-Omitted"
 )
 
-// Replayed reports whether resp came from the record instead of a new
-// execution.
+// Replayed reports whether resp answers an operation that an earlier call
+// executed: it came from idemhttp's record, or, for an operation in doubt
+// re-sent with its key, from the provider's own replay. A response to an
+// operation executed during this call (retries included) is not a replay.
 func Replayed(resp *http.Response) bool {
 	return resp != nil && resp.Header.Get(HeaderReplayed) == "true"
 }
@@ -43,6 +45,7 @@ func KeyOf(resp *http.Response) string {
 var notStored = []string{
 	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Content-Length",
+	HeaderReplayed, HeaderBodyOmitted,
 }
 
 // storedHeader returns the part of h that a record keeps.

@@ -174,13 +174,14 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 
 // exchange is one keyed call on its way through claim, sends and record.
 type exchange struct {
-	t     *Transport
-	o     *op
-	req   *http.Request // the caller's request, never modified
-	body  []byte        // the body to send (with the key, for body-field providers)
-	ctx   context.Context
-	hold  *hold        // the claim, nil when the store is bypassed (fail open)
-	entry *cache.Entry // what was recorded or replayed, for single-flight followers
+	t       *Transport
+	o       *op
+	req     *http.Request // the caller's request, never modified
+	body    []byte        // the body to send (with the key, for body-field providers)
+	ctx     context.Context
+	hold    *hold        // the claim, nil when the store is bypassed (fail open)
+	inDoubt bool         // an earlier call may have executed the operation
+	entry   *cache.Entry // what was recorded or replayed, for single-flight followers
 }
 
 // run claims the record and acts on what the store says.
@@ -206,7 +207,7 @@ func (x *exchange) run() (*http.Response, error) {
 	default:
 		return nil, fmt.Errorf("%w: unexpected claim outcome %v", cache.ErrUnavailable, c.Outcome)
 	}
-	x.hold = t.newHold(o.recordKey, c.Token)
+	x.hold, x.inDoubt = t.newHold(o.recordKey, c.Token), c.InDoubt
 	defer x.hold.stop()
 	route := o.route
 	switch {

@@ -1,0 +1,148 @@
+package idemhttp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/idemhttp/idemhttp"
+	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/providers"
+)
+
+// benchBody returns a JSON body of about size bytes, unique per n.
+func benchBody(size, n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"customer":"cus_` + strconv.Itoa(n) + `","currency":"usd","amount":2000,"metadata":{`)
+	for i := 0; b.Len() < size-40; i++ {
+		fmt.Fprintf(&b, `"k%03d":"value number %d for the order",`, i, i)
+	}
+	b.WriteString(`"z":true},"capture":false}`)
+	return b.Bytes()
+}
+
+func benchServer(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"ch_3MmlLrLkdIwHu7ix0snN0B15","object":"charge","amount":2000,"status":"succeeded"}`)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func benchPost(b *testing.B, c *http.Client, url string, body []byte) {
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatal(resp.Status)
+	}
+}
+
+// BenchmarkRoundTrip compares a 1 KiB JSON POST to a loopback server through
+// a plain http.Transport, go-retryablehttp, idemhttp's first call (a new
+// operation each time: key, claim, send, record) and idemhttp's replay.
+func BenchmarkRoundTrip(b *testing.B) {
+	srv := benchServer(b)
+	const size = 1 << 10
+	newBase := func() *http.Transport {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		b.Cleanup(t.CloseIdleConnections)
+		return t
+	}
+	bodies := make([][]byte, 4096)
+	for i := range bodies {
+		bodies[i] = benchBody(size, i)
+	}
+	idem := func() *http.Client {
+		return &http.Client{Transport: idemhttp.New(idemhttp.WithBase(newBase()),
+			idemhttp.WithStore(cache.NewMemory(cache.WithMaxEntries(1<<20))),
+			idemhttp.WithProviders(providers.Stripe()))}
+	}
+	b.Run("plain", func(b *testing.B) {
+		c := &http.Client{Transport: newBase()}
+		b.SetBytes(size)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			benchPost(b, c, srv.URL, bodies[i%len(bodies)])
+		}
+	})
+	b.Run("retryablehttp", func(b *testing.B) {
+		rc := retryablehttp.NewClient()
+		rc.HTTPClient = &http.Client{Transport: newBase()}
+		rc.Logger = nil
+		c := rc.StandardClient()
+		b.SetBytes(size)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			benchPost(b, c, srv.URL, bodies[i%len(bodies)])
+		}
+	})
+	b.Run("idemhttp-first", func(b *testing.B) {
+		c := idem()
+		b.SetBytes(size)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			// A new scope each time: every call is a new operation.
+			ctx := idemhttp.WithScope(context.Background(), strconv.Itoa(i))
+			req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, bytes.NewReader(bodies[i%len(bodies)]))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := c.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	b.Run("idemhttp-replay", func(b *testing.B) {
+		c := idem()
+		benchPost(b, c, srv.URL, bodies[0])
+		b.SetBytes(size)
+		b.ReportAllocs()
+		for b.Loop() {
+			benchPost(b, c, srv.URL, bodies[0])
+		}
+	})
+}
+
+// BenchmarkDeriveKey compares key derivation with raw SHA-256 over the same
+// bytes, for 1 KiB and 1 MiB JSON bodies.
+func BenchmarkDeriveKey(b *testing.B) {
+	p := providers.Stripe()
+	for _, size := range []int{1 << 10, 1 << 20} {
+		body := benchBody(size, 1)
+		b.Run(fmt.Sprintf("sha256/%dB", size), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				sha256.Sum256(body)
+			}
+		})
+		b.Run(fmt.Sprintf("derive/%dB", size), func(b *testing.B) {
+			req, _ := http.NewRequest("POST", "https://api.stripe.com/v1/charges", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := idemhttp.DeriveKey(req, &p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,72 @@
+// Package redis is a cache.Store on Redis (or Valkey), for agents and
+// services that run on many machines and must share one record of what
+// they have sent.
+//
+//	client := goredis.NewClient(&goredis.Options{Addr: "localhost:6379"})
+//	store := redis.New(client, redis.WithPrefix("billing:"))
+//	defer store.Close()
+//
+// It works on any go-redis v9 goredis.UniversalClient: standalone, Sentinel
+// (failover) or Redis Cluster.
+//
+// # Records
+//
+// Each record is one Redis hash under prefix+key. Claim, Renew, Complete,
+// Release, MarkInDoubt, Resolve and Delete are Lua scripts (EVALSHA, falling
+// back to EVAL once after a script cache flush), so each is atomic, and each
+// touches exactly one key, so the store runs on Redis Cluster. A claim, a
+// completion and a replay (Claim on a completed record) are one round trip
+// each; Get is one HGETALL.
+//
+// Leases are read from the Redis server's clock (TIME inside the scripts), so
+// every machine agrees on when a lease ends. The key's expiry is set with
+// PEXPIREAT: an in-flight record lives for the longer of its lease and the
+// abandoned TTL (WithAbandonedTTL), so that a claim whose holder crashed is
+// still seen, and the next claim flagged in doubt, after the lease has
+// passed; a completed or in-doubt record lives for the ttl given.
+//
+// Fencing tokens are random non-zero 64-bit values chosen by the client and
+// kept in the record. A Renew, Complete, Release or MarkInDoubt whose token
+// is not the record's — or whose record has vanished — fails with
+// cache.ErrFenced and changes nothing: a store never recreates a record it
+// does not hold.
+//
+// Entries (status, headers, body, times) are stored in a compact binary
+// encoding, byte for byte; a record that cannot be decoded is reported as an
+// error wrapping cache.ErrUnavailable, never a panic.
+//
+// # Waiting for another holder
+//
+// Store.Wait lets a caller that got cache.Busy learn promptly that the
+// holder, on whatever machine, has finished: every script that ends a claim
+// PUBLISHes on the record's wake channel (prefix+"wake:"+key), and the
+// Store listens with one shared pub/sub connection, opened on the first Wait
+// and closed by Close. Plain PUBLISH reaches subscribers on every node of a
+// Redis Cluster. The transport detects Wait with this interface:
+//
+//	type Waiter interface {
+//		Wait(ctx context.Context, key string, until time.Time) error
+//	}
+//
+// # Failures
+//
+// Every method is bounded by WithTimeout (default 2s) on top of the caller's
+// context. When Redis cannot be reached or cannot answer (connection refused,
+// timeout, OOM under maxmemory noeviction, a corrupt record), methods return
+// an error wrapping cache.ErrUnavailable (and the cause, for errors.Is); the
+// transport decides whether to fail open or closed. The go-redis client
+// reconnects by itself: once Redis is back, the same Store works again.
+//
+// Redis is the record: what it forgets is forgotten. When Redis restarts
+// without persistence, or evicts a record under maxmemory (any allkeys-*
+// policy), in-flight claims vanish: the holder's Complete, Release,
+// MarkInDoubt and Renew fail with cache.ErrFenced (loudly; the record is not
+// recreated), and the next Claim of the key is Acquired as if new — not
+// flagged in doubt, so a provider that does not de-duplicate may see the
+// request twice. In-doubt and completed records are lost the same way. Where
+// that matters, run Redis with appendonly yes (appendfsync everysec or
+// always), replicas, and maxmemory-policy noeviction: under memory pressure
+// claims then fail with cache.ErrUnavailable instead of records being
+// forgotten (every record carries an expiry, so volatile-* policies evict
+// them too).
+package redis

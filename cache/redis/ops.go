@@ -1,0 +1,157 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/idemhttp/idemhttp/cache"
+)
+
+// Claim tries to take the record for key with the given request fingerprint,
+// holding it for lease. It is one round trip to Redis, also when it replays a
+// completed record. The lease is measured on the Redis server's clock, so
+// Claim.Until of a Busy record is the same instant for every machine.
+func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (cache.Claim, error) {
+	const op = "claim"
+	if err := s.checkLease(op, key, lease); err != nil {
+		return cache.Claim{}, err
+	}
+	token := newToken()
+	v, err := s.run(ctx, op, key, s.scripts.claim,
+		fingerprint, formatToken(token), millis(lease), millis(s.cfg.abandonedTTL))
+	if err != nil {
+		return cache.Claim{}, err
+	}
+	c, err := parseClaim(v, token)
+	if err != nil {
+		return cache.Claim{}, s.unavailable(op, key, err)
+	}
+	return c, nil
+}
+
+// parseClaim reads the reply of the claim script.
+func parseClaim(v any, token cache.Token) (cache.Claim, error) {
+	reply, _ := v.([]any)
+	if len(reply) == 0 {
+		return cache.Claim{}, fmt.Errorf("unexpected claim reply %#v", v)
+	}
+	tag, _ := reply[0].(string)
+	switch {
+	case tag == replyMismatch:
+		return cache.Claim{Outcome: cache.Mismatch}, nil
+	case len(reply) != 2:
+	case tag == replyAcquired:
+		flagged, _ := reply[1].(string)
+		return cache.Claim{Outcome: cache.Acquired, Token: token, InDoubt: flagged == claimFlagged}, nil
+	case tag == replyBusy:
+		if until, ok := reply[1].(int64); ok {
+			return cache.Claim{Outcome: cache.Busy, Until: time.UnixMilli(until)}, nil
+		}
+	case tag == replyCompleted:
+		if data, ok := reply[1].(string); ok {
+			e, err := decodeEntry([]byte(data))
+			if err != nil {
+				return cache.Claim{}, err
+			}
+			return cache.Claim{Outcome: cache.Completed, Entry: e}, nil
+		}
+	}
+	return cache.Claim{}, fmt.Errorf("unexpected claim reply %#v", v)
+}
+
+// Renew extends the lease of a held claim to lease from now. It fails with
+// cache.ErrFenced when the claim is no longer held.
+func (s *Store) Renew(ctx context.Context, key string, token cache.Token, lease time.Duration) error {
+	const op = "renew"
+	if err := s.checkLease(op, key, lease); err != nil {
+		return err
+	}
+	return s.runGuarded(ctx, op, key, s.scripts.renew,
+		formatToken(token), millis(lease), millis(s.cfg.abandonedTTL))
+}
+
+// Complete records entry for a held claim, kept for ttl (ttl <= 0: until
+// deleted), and wakes the waiters of key. A zero Entry.StoredAt is recorded
+// as the time of the call. It is one round trip. It fails with cache.ErrFenced when the
+// claim is no longer held — including when the record vanished (Redis
+// restarted empty, or evicted it under maxmemory): Complete never recreates a
+// record it does not hold.
+func (s *Store) Complete(ctx context.Context, key string, token cache.Token, entry *cache.Entry, ttl time.Duration) error {
+	const op = "complete"
+	if err := s.checkEntry(op, key, entry); err != nil {
+		return err
+	}
+	return s.runGuarded(ctx, op, key, s.scripts.complete,
+		s.wakeChannel(key), formatToken(token), millis(ttl), encodeEntry(entry, time.Now()))
+}
+
+// Release drops a held claim, making key absent, and wakes its waiters.
+func (s *Store) Release(ctx context.Context, key string, token cache.Token) error {
+	return s.runGuarded(ctx, "release", key, s.scripts.release,
+		s.wakeChannel(key), formatToken(token))
+}
+
+// MarkInDoubt turns a held claim into an in-doubt record kept for ttl (ttl
+// <= 0: until resolved or deleted), and wakes the waiters of key.
+func (s *Store) MarkInDoubt(ctx context.Context, key string, token cache.Token, ttl time.Duration) error {
+	return s.runGuarded(ctx, "mark in doubt", key, s.scripts.markInDoubt,
+		s.wakeChannel(key), formatToken(token), millis(ttl))
+}
+
+// Resolve settles an in-doubt record, or an in-flight one whose lease has
+// expired: a non-nil entry completes it for ttl (ttl <= 0: until deleted), a
+// nil entry makes the key absent. It wakes the waiters of key.
+func (s *Store) Resolve(ctx context.Context, key string, entry *cache.Entry, ttl time.Duration) error {
+	const op = "resolve"
+	args := []any{s.wakeChannel(key), int64(0)}
+	if entry != nil {
+		if err := s.checkEntry(op, key, entry); err != nil {
+			return err
+		}
+		args = []any{s.wakeChannel(key), millis(ttl), encodeEntry(entry, time.Now())}
+	}
+	return s.runGuarded(ctx, op, key, s.scripts.resolve, args...)
+}
+
+// Get returns the record under key, or an error wrapping cache.ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) (cache.Record, error) {
+	const op = "get"
+	var fields map[string]string
+	err := s.call(ctx, op, key, func(ctx context.Context) error {
+		var err error
+		fields, err = s.client.HGetAll(ctx, s.recordKey(key)).Result()
+		return err
+	})
+	if err != nil {
+		return cache.Record{}, err
+	}
+	if len(fields) == 0 {
+		return cache.Record{}, s.fail(op, key, cache.ErrNotFound)
+	}
+	r, err := parseRecord(key, fields)
+	if err != nil {
+		return cache.Record{}, s.unavailable(op, key, err)
+	}
+	return r, nil
+}
+
+// Delete forgets the record under key, whatever its state, and wakes its
+// waiters. Deleting an absent key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	return s.runGuarded(ctx, "delete", key, s.scripts.delete, s.wakeChannel(key))
+}
+
+// newToken returns a random non-zero fencing token.
+func newToken() cache.Token {
+	for {
+		if t := rand.Uint64(); t != 0 {
+			return cache.Token(t)
+		}
+	}
+}
+
+// formatToken is the token as stored in the record.
+func formatToken(t cache.Token) string { return strconv.FormatUint(uint64(t), 10) }

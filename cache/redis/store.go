@@ -1,0 +1,160 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/idemhttp/idemhttp/cache"
+)
+
+// Store is a cache.Store on Redis. Create it with New; it is safe for
+// concurrent use by many goroutines and many processes on many machines.
+type Store struct {
+	client  goredis.UniversalClient
+	cfg     config
+	scripts scripts
+	hub     *hub
+	closed  atomic.Bool
+
+	// waiting, when set by a test, is called by Wait once it listens for the
+	// wake notification of a record still in flight.
+	waiting func(key string)
+}
+
+var _ cache.Store = (*Store)(nil)
+
+// errClosed is the cause of the errors a closed Store returns.
+var errClosed = errors.New("store closed")
+
+// errInvalid is wrapped by errors about invalid arguments.
+var errInvalid = errors.New("invalid argument")
+
+// New returns a Store keeping its records in Redis through client, which may
+// be a standalone, Sentinel (failover) or Cluster client. The Store does not
+// own the client: Close stops the Store's pub/sub connection but leaves the
+// client open.
+func New(client goredis.UniversalClient, opts ...Option) *Store {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &Store{
+		client:  client,
+		cfg:     cfg,
+		scripts: newScripts(),
+		hub:     newHub(client, cfg.timeout),
+	}
+}
+
+// Close stops the Store's pub/sub connection and wakes every Wait, which
+// returns an error wrapping cache.ErrUnavailable. Later calls of any method
+// fail the same way. Close does not close the Redis client.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.hub.close()
+	return nil
+}
+
+// recordKey is the Redis key of the record under key.
+func (s *Store) recordKey(key string) string { return s.cfg.prefix + key }
+
+// wakeChannel is the pub/sub channel on which changes of the record under key
+// are announced.
+func (s *Store) wakeChannel(key string) string { return s.cfg.prefix + "wake:" + key }
+
+// call runs f bounded by the store's timeout; an error of f is reported as
+// cache.ErrUnavailable, as is any call on a closed store.
+func (s *Store) call(ctx context.Context, op, key string, f func(ctx context.Context) error) error {
+	if s.closed.Load() {
+		return s.unavailable(op, key, errClosed)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	defer cancel()
+	if err := f(ctx); err != nil {
+		return s.unavailable(op, key, err)
+	}
+	return nil
+}
+
+// run runs a script on the record under key, bounded by the store's timeout.
+func (s *Store) run(ctx context.Context, op, key string, sc *goredis.Script, args ...any) (any, error) {
+	var v any
+	err := s.call(ctx, op, key, func(ctx context.Context) error {
+		var err error
+		v, err = sc.Run(ctx, s.client, []string{s.recordKey(key)}, args...).Result()
+		return err
+	})
+	return v, err
+}
+
+// runGuarded runs a script that answers with a result code, and maps the
+// code to nil or the matching cache error.
+func (s *Store) runGuarded(ctx context.Context, op, key string, sc *goredis.Script, args ...any) error {
+	v, err := s.run(ctx, op, key, sc, args...)
+	if err != nil {
+		return err
+	}
+	code, ok := v.(int64)
+	switch {
+	case !ok:
+	case code == codeOK:
+		return nil
+	case code == codeFenced:
+		return s.fail(op, key, cache.ErrFenced)
+	case code == codeNotFound:
+		return s.fail(op, key, cache.ErrNotFound)
+	case code == codeNotInDoubt:
+		return s.fail(op, key, cache.ErrNotInDoubt)
+	}
+	return s.unavailable(op, key, fmt.Errorf("unexpected reply %#v", v))
+}
+
+// fail returns err about op on key.
+func (s *Store) fail(op, key string, err error) error {
+	return fmt.Errorf("idemhttp/cache/redis: %s %q: %w", op, key, err)
+}
+
+// unavailable returns an error wrapping cache.ErrUnavailable and cause.
+func (s *Store) unavailable(op, key string, cause error) error {
+	return fmt.Errorf("idemhttp/cache/redis: %s %q: %w: %w", op, key, cache.ErrUnavailable, cause)
+}
+
+// invalid returns an error about a bad argument of op.
+func (s *Store) invalid(op, key, format string, args ...any) error {
+	return fmt.Errorf("idemhttp/cache/redis: %s %q: %w: %s", op, key, errInvalid, fmt.Sprintf(format, args...))
+}
+
+// millis converts a duration to whole milliseconds, rounding up so that a
+// sub-millisecond duration does not become zero; d <= 0 is 0.
+func millis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// checkLease reports a non-positive lease as invalid.
+func (s *Store) checkLease(op, key string, lease time.Duration) error {
+	if lease <= 0 {
+		return s.invalid(op, key, "lease %v must be positive", lease)
+	}
+	return nil
+}
+
+// checkEntry reports a nil entry as invalid and a large one as too large.
+func (s *Store) checkEntry(op, key string, e *cache.Entry) error {
+	if e == nil {
+		return s.invalid(op, key, "nil entry")
+	}
+	if n := e.Size(); s.cfg.maxEntryBytes > 0 && n > s.cfg.maxEntryBytes {
+		return s.fail(op, key, fmt.Errorf("%w: %d bytes, bound %d", cache.ErrEntryTooLarge, n, s.cfg.maxEntryBytes))
+	}
+	return nil
+}

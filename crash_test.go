@@ -1,0 +1,247 @@
+package idemhttp_test
+
+// Crash safety, with real OS processes: the test binary re-executes itself
+// as an agent (runChild), which the test kills with SIGKILL at the worst
+// moment (after the provider performed the effect, before the response is
+// read and recorded); the test then plays the restarted agent on the same
+// SQLite file.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idemhttp/idemhttp"
+	"github.com/idemhttp/idemhttp/cache/sqlite"
+	"github.com/idemhttp/idemhttp/internal/faultserver"
+)
+
+const (
+	childEnv   = "IDEMHTTP_TEST_CHILD" // the operation the child performs
+	serverEnv  = "IDEMHTTP_TEST_SERVER"
+	dbEnv      = "IDEMHTTP_TEST_DB"
+	crashLease = 300 * time.Millisecond
+)
+
+const crashScope = "agent-session-1"
+
+// crashOps are the operations a child can perform, by name.
+var crashOps = map[string]func(context.Context, *http.Client) result{
+	"charge": func(ctx context.Context, c *http.Client) result {
+		return post(ctx, c, stripeHost, "/v1/charges", formType, chargeBody)
+	},
+	"email": func(ctx context.Context, c *http.Client) result {
+		return post(ctx, c, sendgridHost, "/v3/mail/send", jsonType, emailBody("ann@x.test", "Welcome!", "Hello Ann"))
+	},
+}
+
+// runChild is the child process's main: one operation, or "hammer".
+func runChild() int {
+	store, err := sqlite.Open(os.Getenv(dbEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 2
+	}
+	defer store.Close()
+	pol := testPolicy()
+	pol.Lease = crashLease
+	c := &http.Client{Transport: idemhttp.New(
+		idemhttp.WithBase(loopbackBase(strings.TrimPrefix(os.Getenv(serverEnv), "http://"))),
+		idemhttp.WithStore(store), idemhttp.WithProviders(testProviders()...), idemhttp.WithPolicy(pol))}
+	ctx := idemhttp.WithScope(context.Background(), crashScope)
+	op := os.Getenv(childEnv)
+	if op == "hammer" {
+		return hammer(ctx, c)
+	}
+	r := crashOps[op](ctx, c)
+	if r.err != nil {
+		fmt.Fprintln(os.Stderr, "child:", r.err)
+		return 1
+	}
+	fmt.Println(r.resp.StatusCode, r.body)
+	return 0
+}
+
+// hammer sends 50 overlapping bookings from 8 goroutines.
+func hammer(ctx context.Context, c *http.Client) int {
+	var wg sync.WaitGroup
+	var failed sync.Map
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				op := (i + g*7) % 50
+				r := post(ctx, c, bookingsHost, "/bookings", jsonType, fmt.Sprintf(`{"slot":%d}`, op))
+				if r.err != nil || r.resp.StatusCode != 201 {
+					failed.Store(op, fmt.Sprint(r.err))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	code := 0
+	failed.Range(func(k, v any) bool { fmt.Fprintln(os.Stderr, "op", k, v); code = 1; return true })
+	return code
+}
+
+// startChild starts the test binary as a child performing op.
+func startChild(t *testing.T, srv *faultserver.Server, db, op string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+op, serverEnv+"="+srv.URL(), dbEnv+"="+db)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
+// killAfterEffect starts a child performing op against a route that hangs
+// after performing the effect, and kills it with SIGKILL once the effect
+// happened: the worst moment.
+func killAfterEffect(t *testing.T, e *env, db, op, path string) {
+	t.Helper()
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	e.srv.Inject("POST", path, faultserver.HangFault(release))
+	cmd, out := startChild(t, e.srv, db, op)
+	e.await(func() bool { return e.srv.RouteEffects("POST", path) == 1 })
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("child was not killed: %v\n%s", err, out)
+	}
+	// The provider notices its client is gone.
+	e.await(func() bool { return e.srv.Received("POST", path)[0].Finished })
+}
+
+// restarted returns a client for the restarted agent on db.
+func (e *env) restarted(t *testing.T, db string) *http.Client {
+	t.Helper()
+	store, err := sqlite.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e.store = store
+	return e.client()
+}
+
+// A de-duplicating provider: the restarted agent takes over the expired
+// claim in doubt and re-sends with the SAME key; the provider replays.
+func TestCrashAfterEffectDedupProvider(t *testing.T) {
+	e := newEnv(t)
+	db := filepath.Join(t.TempDir(), "record.db")
+	killAfterEffect(t, e, db, "charge", "/v1/charges")
+
+	c := e.restarted(t, db)
+	r := crashOps["charge"](idemhttp.WithScope(context.Background(), crashScope), c)
+	if r.err != nil || r.resp.StatusCode != 200 || !idemhttp.Replayed(r.resp) {
+		t.Fatalf("restart: %v %v", r.err, r.resp)
+	}
+	if n := e.srv.RouteEffects("POST", "/v1/charges"); n != 1 {
+		t.Fatalf("charged %d times across the crash", n)
+	}
+	rs := e.srv.Received("POST", "/v1/charges")
+	if len(rs) != 2 || rs[0].Header.Get("Idempotency-Key") != rs[1].Header.Get("Idempotency-Key") {
+		t.Fatalf("want the same key re-sent once, got %d requests", len(rs))
+	}
+	// The provider's replay is now recorded: a third call stays local.
+	if r := crashOps["charge"](idemhttp.WithScope(context.Background(), crashScope), c); !idemhttp.Replayed(r.resp) || e.srv.Requests("POST", "/v1/charges") != 2 {
+		t.Fatalf("not recorded after restart: %v", r.err)
+	}
+}
+
+// A provider that does not de-duplicate: the restarted agent does NOT
+// re-send; the operation is in doubt.
+func TestCrashAfterEffectNoDedupProvider(t *testing.T) {
+	e := newEnv(t)
+	db := filepath.Join(t.TempDir(), "record.db")
+	killAfterEffect(t, e, db, "email", "/v3/mail/send")
+
+	c := e.restarted(t, db)
+	for range 2 {
+		r := crashOps["email"](idemhttp.WithScope(context.Background(), crashScope), c)
+		if !errors.Is(r.err, idemhttp.ErrInDoubt) {
+			t.Fatalf("restart: want ErrInDoubt, got %v", r.err)
+		}
+	}
+	if n := e.srv.Requests("POST", "/v3/mail/send"); n != 1 {
+		t.Fatalf("email re-sent after the crash: %d sends", n)
+	}
+	// With a probe, the restarted agent settles it without sending.
+	var calls int
+	e.withProbe(lookupProbe(&calls), false)
+	r := crashOps["email"](idemhttp.WithScope(context.Background(), crashScope), e.client())
+	if r.err != nil || !idemhttp.Replayed(r.resp) || calls != 1 || e.srv.RouteEffects("POST", "/v3/mail/send") != 1 {
+		t.Fatalf("probe after restart: %v (probe calls %d)", r.err, calls)
+	}
+}
+
+// failingTransport stands for a network that is gone.
+type failingTransport struct{}
+
+func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("network unreachable")
+}
+
+// Completed records replay after a restart without touching the network.
+func TestCompletedReplaysAfterRestartOffline(t *testing.T) {
+	e := newEnv(t)
+	db := filepath.Join(t.TempDir(), "record.db")
+	cmd, out := startChild(t, e.srv, db, "charge")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	store, err := sqlite.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	offline := &http.Client{Transport: idemhttp.New(idemhttp.WithBase(failingTransport{}),
+		idemhttp.WithStore(store), idemhttp.WithProviders(testProviders()...), idemhttp.WithPolicy(testPolicy()))}
+	r := crashOps["charge"](idemhttp.WithScope(context.Background(), crashScope), offline)
+	if r.err != nil || !idemhttp.Replayed(r.resp) {
+		t.Fatalf("offline replay: %v", r.err)
+	}
+	if want := strings.TrimSpace(out.String()); want != strings.TrimSpace(strconv.Itoa(r.resp.StatusCode)+" "+r.body) {
+		t.Fatalf("replay %q differs from the child's answer %q", r.body, want)
+	}
+}
+
+// Two processes hammer one SQLite file with overlapping operations: one
+// execution per operation at a provider that does not de-duplicate.
+func TestTwoProcessesOneSQLiteFile(t *testing.T) {
+	e := newEnv(t)
+	db := filepath.Join(t.TempDir(), "record.db")
+	a, outA := startChild(t, e.srv, db, "hammer")
+	b, outB := startChild(t, e.srv, db, "hammer")
+	if err := a.Wait(); err != nil {
+		t.Fatalf("process A: %v\n%s", err, outA)
+	}
+	if err := b.Wait(); err != nil {
+		t.Fatalf("process B: %v\n%s", err, outB)
+	}
+	effects := e.srv.EffectsByID()
+	if len(effects) != 50 {
+		t.Fatalf("%d distinct operations executed, want 50", len(effects))
+	}
+	for id, n := range effects {
+		if n != 1 {
+			t.Errorf("%s executed %d times", id, n)
+		}
+	}
+}
