@@ -1,6 +1,7 @@
 package idemhttp
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -36,4 +37,25 @@ func setJSONStringField(body []byte, name, value string) ([]byte, error) {
 	}
 	obj[name] = v
 	return json.Marshal(obj)
+}
+
+// withoutJSONField returns body without the top-level member name, or body
+// itself when it has no such member or is not a JSON object.
+func withoutJSONField(body []byte, name string) []byte {
+	if !bytes.Contains(body, []byte(name)) && !bytes.Contains(body, []byte(`\u`)) {
+		return body // fast path: the name is not there, even escaped
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return body
+	}
+	if _, ok := obj[name]; !ok {
+		return body
+	}
+	delete(obj, name)
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return body
+	}
+	return out
 }

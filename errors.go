@@ -34,7 +34,11 @@ var (
 	// value as cache.ErrUnavailable, so store errors match it too.
 	ErrStoreUnavailable = cache.ErrUnavailable
 
-	// ErrKeyTooLong means an explicit key is longer than the provider accepts.
-	// Nothing was sent.
+	// ErrKeyTooLong means an explicit key is longer than the provider accepts,
+	// or the provider's limit leaves no room for a derived key. Nothing was
+	// sent.
 	ErrKeyTooLong = errors.New("idemhttp: idempotency key longer than the provider accepts")
+
+	// ErrEmptyKey means WithKey was given an empty key. Nothing was sent.
+	ErrEmptyKey = errors.New("idemhttp: empty idempotency key")
 )

@@ -62,6 +62,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 //	      canonical value (absent fields encode as empty);
 //	  'b' anything else, and JSON that does not parse: the raw bytes.
 //
+// For providers that carry the key in a body field (p.KeyField), that field
+// is left out of the body first.
+//
 // The digits are 40 (160 bits), fewer when p.MaxKeyLen requires (never fewer
 // than 16).
 func DeriveKey(req *http.Request, p *providers.Provider) (string, error) {
@@ -94,12 +97,17 @@ func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKey
 			return nil, fmt.Errorf("%w: %d characters, %s accepts %d", ErrKeyTooLong, len(explicit), p.Name, p.MaxKeyLen)
 		}
 		if explicit == "" {
-			return nil, fmt.Errorf("%w: empty explicit key", ErrKeyTooLong)
+			return nil, ErrEmptyKey
 		}
 		o.key = explicit
 		sum := sha256.Sum256(encodeRequest((*bp)[:0], req, body, p, o.route, "", false))
 		o.fingerprint = hex.EncodeToString(sum[:16])
 	} else {
+		if p.KeyField != "" {
+			// The key field never identifies the operation: an SDK's random
+			// key in it must not change the derived key.
+			body = withoutJSONField(body, p.KeyField)
+		}
 		*bp = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true)
 		sum := sha256.Sum256(*bp)
 		key, err := keyText(sum, p.MaxKeyLen)
@@ -242,9 +250,8 @@ func appendLenString(dst []byte, s string) []byte {
 func appendOrigin(dst []byte, req *http.Request) []byte {
 	scheme := strings.ToLower(req.URL.Scheme)
 	host := strings.ToLower(req.URL.Host)
-	if h, port, ok := strings.Cut(host, ":"); ok && !strings.Contains(port, ":") &&
-		((scheme == "https" && port == "443") || (scheme == "http" && port == "80")) {
-		host = h
+	if port := req.URL.Port(); (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		host = host[:len(host)-len(port)-1] // "[::1]:443" -> "[::1]"
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(scheme)+3+len(host)))
 	dst = append(dst, scheme...)
@@ -335,19 +342,22 @@ func readBody(req *http.Request, limit int64) ([]byte, error) {
 			defer b.Close()
 		}
 	}
-	var buf bytes.Buffer
-	if req.ContentLength > 0 {
-		buf.Grow(int(req.ContentLength))
+	// The body is read into one exactly sized buffer when its length is
+	// known; readRest grows it only for a body longer than announced.
+	size := req.ContentLength
+	if size < 0 || limit > 0 && size > limit {
+		size = 0
 	}
-	r := io.Reader(rc)
-	if limit > 0 {
-		r = io.LimitReader(rc, limit+1)
+	bound := limit
+	if bound <= 0 {
+		bound = 1<<63 - 2
 	}
-	if _, err := buf.ReadFrom(r); err != nil {
+	body, err := readUpTo(rc, size, bound)
+	if err != nil {
 		return nil, fmt.Errorf("idemhttp: reading request body: %w", err)
 	}
-	if limit > 0 && int64(buf.Len()) > limit {
+	if int64(len(body)) > bound {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrBodyTooLarge, limit)
 	}
-	return buf.Bytes(), nil
+	return body, nil
 }

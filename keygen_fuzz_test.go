@@ -91,7 +91,7 @@ func FuzzDeriveKey(f *testing.F) {
 // of a high-low pair: encoding/json decodes it to U+FFFD, and it is not I-JSON.
 func hasLoneSurrogate(b []byte) bool {
 	surrogate := func(i int) (rune, bool) { // the escape at b[i] == '\\'
-		if i+6 > len(b) || b[i+1] != 'u' {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
 			return 0, false
 		}
 		r, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
@@ -160,6 +160,32 @@ func hasDuplicateNames(b []byte) bool {
 		// A value ended: in an object, a name comes next.
 		if len(stack) > 0 && stack[len(stack)-1].names != nil {
 			stack[len(stack)-1].expectKey = true
+		}
+	}
+}
+
+func TestFuzzFilters(t *testing.T) {
+	for _, tt := range []struct {
+		doc             string
+		lone, duplicate bool
+	}{
+		{`{"a":"\ud83d\ude00"}`, false, false},
+		{`{"a":"\ud83d"}`, true, false},
+		{`{"a":"\ude00\ud83d"}`, true, false},
+		{`{"a":"\\ud800"}`, false, false},
+		{`{"a":"\u0041\ud800x"}`, true, false},
+		{`["\ud8000udC00"]`, true, false},
+		{`{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}`, false, false},
+		{`{"a":1,"b":{"a":2},"a":3}`, false, true},
+		{`[{"x":{"y":1},"x":2}]`, false, true},
+		{`{"a":{"b":1,"b":2}}`, false, true},
+		{`{"\u0061":1,"a":2}`, false, true},
+	} {
+		if got := hasLoneSurrogate([]byte(tt.doc)); got != tt.lone {
+			t.Errorf("hasLoneSurrogate(%s) = %v", tt.doc, got)
+		}
+		if got := hasDuplicateNames([]byte(tt.doc)); got != tt.duplicate {
+			t.Errorf("hasDuplicateNames(%s) = %v", tt.doc, got)
 		}
 	}
 }

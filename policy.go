@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -175,6 +176,12 @@ func (p *Policy) failOpen(prov *providers.Provider) bool {
 func retryableError(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
+	}
+	// go-retryablehttp classifies the *url.Error that http.Client returns;
+	// below the client, a transport's error is not wrapped yet.
+	var uerr *url.Error
+	if !errors.As(err, &uerr) {
+		err = &url.Error{Op: "Post", URL: "", Err: err}
 	}
 	retry, _ := retryablehttp.DefaultRetryPolicy(ctx, nil, err)
 	return retry

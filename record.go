@@ -87,23 +87,34 @@ func entryFrom(resp *http.Response, limit int64, now time.Time) *cache.Entry {
 }
 
 // readUpTo reads r to its end or to limit+1 bytes, whichever comes first.
-func readUpTo(r io.Reader, contentLength, limit int64) ([]byte, error) {
-	if contentLength >= 0 && contentLength <= limit {
-		buf := make([]byte, contentLength)
-		n, err := io.ReadFull(r, buf)
-		if err == nil {
-			// Confirm the end so the connection is reused.
-			var one [1]byte
-			if m, _ := r.Read(one[:]); m > 0 {
-				return readRest(append(buf, one[0]), r, limit)
-			}
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
+// size is the announced length (-1: unknown); a body of that length is read
+// into one exactly sized buffer.
+func readUpTo(r io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 || size > limit {
+		return readRest(nil, r, limit)
+	}
+	buf := make([]byte, size)
+	n, err := io.ReadFull(r, buf)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return buf[:n], err
 	}
-	return readRest(nil, r, limit)
+	// Confirm the end: a body longer than announced is read on, and reading
+	// to EOF lets the connection be reused.
+	var one [1]byte
+	m, err := r.Read(one[:])
+	for m == 0 && err == nil {
+		m, err = r.Read(one[:])
+	}
+	if m > 0 {
+		return readRest(append(buf, one[0]), r, limit)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return buf, err
 }
 
 func readRest(prefix []byte, r io.Reader, limit int64) ([]byte, error) {

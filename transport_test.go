@@ -2,12 +2,17 @@ package idemhttp_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -458,5 +463,44 @@ func TestKeyOfAndSafeMethodsUntouched(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 || idemhttp.KeyOf(resp) != "" {
 		t.Fatalf("GET was keyed: %q", idemhttp.KeyOf(resp))
+	}
+}
+
+// A certificate error is not retried (go-retryablehttp's classification):
+// exactly one connection attempt reaches the server.
+func TestCertificateErrorNotRetried(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	pol := testPolicy()
+	c := &http.Client{Transport: idemhttp.New(idemhttp.WithPolicy(pol),
+		idemhttp.WithBase(&http.Transport{}))} // trusts no test certificate
+	defer c.CloseIdleConnections()
+	for _, method := range []string{"POST", "GET"} {
+		conns.Store(0)
+		req, _ := http.NewRequest(method, srv.URL, strings.NewReader("x"))
+		_, err := c.Do(req)
+		var unknown x509.UnknownAuthorityError
+		if !errors.As(err, &unknown) {
+			t.Fatalf("%s: want a certificate error, got %v", method, err)
+		}
+		if n := conns.Load(); n != 1 {
+			t.Fatalf("%s: %d connection attempts, want 1", method, n)
+		}
+	}
+}
+
+func TestEmptyExplicitKey(t *testing.T) {
+	e := newEnv(t)
+	r := e.charge(idemhttp.WithKey(context.Background(), ""), e.client())
+	if !errors.Is(r.err, idemhttp.ErrEmptyKey) || e.srv.Requests("POST", "/v1/charges") != 0 {
+		t.Fatalf("want ErrEmptyKey and nothing sent, got %v", r.err)
 	}
 }

@@ -21,10 +21,11 @@ func (b *bufferedBody) Close() error { return nil }
 // readBody reads the request body, at most limit bytes, and replaces r.Body
 // with an in-memory copy that the next handler can read again.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if bb, ok := r.Body.(*bufferedBody); ok && bb.Len() == len(bb.data) {
+	if bb, ok := r.Body.(*bufferedBody); ok {
 		if int64(len(bb.data)) > limit {
 			return nil, fmt.Errorf("%w: over %d bytes", ErrBodyTooLarge, limit)
 		}
+		bb.Reset(bb.data) // whole again, whatever a handler in between read
 		return bb.data, nil
 	}
 	if r.ContentLength > limit {

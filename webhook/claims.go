@@ -72,32 +72,32 @@ func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // keepAlive renews the claims every third of the lease until stop is
-// called; stop waits for the renewing goroutine to end.
+// called. It runs on a timer, so a fast handler costs no goroutine; stop
+// waits for a renewal under way to end.
 func (d *deduper) keepAlive(ctx context.Context, h held) (stop func()) {
 	if len(h) == 0 {
 		return func() {}
 	}
-	done := make(chan struct{})
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		ticker := time.NewTicker(d.cfg.lease / 3)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ticker.C:
-				d.renew(ctx, h)
-			}
+	var mu sync.Mutex
+	stopped := false
+	every := d.cfg.lease / 3
+	var timer *time.Timer
+	mu.Lock()
+	defer mu.Unlock()
+	timer = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	var once sync.Once
+		d.renew(ctx, h)
+		timer.Reset(every)
+	})
 	return func() {
-		once.Do(func() {
-			close(done)
-			<-exited
-		})
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
 	}
 }
 

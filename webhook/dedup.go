@@ -71,8 +71,13 @@ func (d *deduper) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		reject(w, err)
 		return
 	}
-	if d.extractor.Batch != nil {
+	switch {
+	case d.extractor.Batch != nil:
 		d.serveBatch(w, r, body, next)
+		return
+	case d.extractor.ID == nil:
+		d.cfg.logger.ErrorContext(r.Context(), "webhook: Dedup extractor has neither ID nor Batch", "sender", d.extractor.Sender)
+		http.Error(w, "webhook: de-duplication is misconfigured", http.StatusInternalServerError)
 		return
 	}
 	id, err := d.eventID(r, body)
@@ -104,9 +109,6 @@ func (d *deduper) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 
 // eventID returns the checked id of a single-event delivery.
 func (d *deduper) eventID(r *http.Request, body []byte) (string, error) {
-	if d.extractor.ID == nil {
-		return "", errors.New("webhook: extractor has neither ID nor Batch")
-	}
 	id, err := d.extractor.ID(r, body)
 	if err != nil {
 		return "", err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -577,5 +578,42 @@ func TestDedupReportsAnExtractorError(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", nil))
 	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "boom") {
 		t.Fatalf("got %d %q", w.Code, w.Body.String())
+	}
+}
+
+func TestDedupAfterVerifyReadsTheWholeBodyOnce(t *testing.T) {
+	const secret = "whsec_body"
+	verify, err := webhook.VerifyStripe(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A middleware between them that reads part of the body.
+	peek := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.ReadFull(r.Body, make([]byte, 5))
+			next.ServeHTTP(w, r)
+		})
+	}
+	var got []byte
+	h := verify(peek(webhook.Dedup(cache.NewMemory(), webhook.Stripe())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+	}))))
+	payload := stripeEvent("evt_body")
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(payload)))
+	r.Header.Set("Stripe-Signature", webhook.SignStripe(secret, time.Now(), payload))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK || string(got) != string(payload) {
+		t.Fatalf("got %d, handler read %q, want the whole %q", w.Code, got, payload)
+	}
+}
+
+func TestDedupWithAnEmptyExtractorIsAServerError(t *testing.T) {
+	var calls atomic.Int32
+	h := webhook.Dedup(cache.NewMemory(), webhook.Extractor{Sender: "nothing"}, webhook.WithLogger(slog.New(slog.DiscardHandler)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", nil))
+	if w.Code != http.StatusInternalServerError || calls.Load() != 0 {
+		t.Fatalf("got %d with %d calls", w.Code, calls.Load())
 	}
 }

@@ -243,4 +243,3 @@ func TestVerifierBoundsTheBody(t *testing.T) {
 		t.Fatalf("got %d %q", w.Code, w.Body.String())
 	}
 }
-

@@ -119,11 +119,8 @@ func (s *Store) Resolve(ctx context.Context, key string, entry *cache.Entry, ttl
 // Get returns the record under key, or an error wrapping cache.ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) (cache.Record, error) {
 	const op = "get"
-	var fields map[string]string
-	err := s.call(ctx, op, key, func(ctx context.Context) error {
-		var err error
-		fields, err = s.client.HGetAll(ctx, s.recordKey(key)).Result()
-		return err
+	fields, err := call(ctx, s, op, key, func(ctx context.Context) (map[string]string, error) {
+		return s.client.HGetAll(ctx, s.recordKey(key)).Result()
 	})
 	if err != nil {
 		return cache.Record{}, err

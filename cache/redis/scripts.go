@@ -105,7 +105,9 @@ if s then
   flagged = '1'
   x = later(x, tonumber(r[5]) or x)
 end
-redis.call('DEL', key)
+-- A new record's first write is HSET, which Redis refuses (atomically) when
+-- out of memory under noeviction; replacing a record is allowed.
+if s then redis.call('DEL', key) end
 redis.call('HSET', key, 's', 'f', 'p', fp, 't', token, 'l', ms(now + lease), 'q', flagged, 'x', ms(x))
 expire_at(x)
 return {'a', flagged}

@@ -20,6 +20,9 @@ type Store struct {
 	scripts scripts
 	hub     *hub
 	closed  atomic.Bool
+	// honoursContext is set when the client applies context deadlines to
+	// network I/O itself (see call).
+	honoursContext bool
 
 	// waiting, when set by a test, is called by Wait once it listens for the
 	// wake notification of a record still in flight.
@@ -48,6 +51,8 @@ func New(client goredis.UniversalClient, opts ...Option) *Store {
 		cfg:     cfg,
 		scripts: newScripts(),
 		hub:     newHub(client, cfg.timeout),
+
+		honoursContext: honoursContext(client),
 	}
 }
 
@@ -71,27 +76,69 @@ func (s *Store) wakeChannel(key string) string { return s.cfg.prefix + "wake:" +
 
 // call runs f bounded by the store's timeout; an error of f is reported as
 // cache.ErrUnavailable, as is any call on a closed store.
-func (s *Store) call(ctx context.Context, op, key string, f func(ctx context.Context) error) error {
+//
+// go-redis applies a context's deadline to socket reads only when the client
+// was created with ContextTimeoutEnabled; otherwise a server that accepts
+// but does not answer holds a command for the client's ReadTimeout. So
+// unless the client honours contexts, f runs in its own goroutine and call
+// returns at the deadline, leaving f to end on the client's own timeouts.
+func call[T any](ctx context.Context, s *Store, op, key string, f func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
 	if s.closed.Load() {
-		return s.unavailable(op, key, errClosed)
+		return zero, s.unavailable(op, key, errClosed)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
-	if err := f(ctx); err != nil {
-		return s.unavailable(op, key, err)
+	v, err := boundedBy(ctx, s.honoursContext, f)
+	if err != nil {
+		return zero, s.unavailable(op, key, err)
 	}
-	return nil
+	return v, nil
+}
+
+// boundedBy runs f(ctx), returning by ctx's end even if f does not when
+// direct is false.
+func boundedBy[T any](ctx context.Context, direct bool, f func(ctx context.Context) (T, error)) (T, error) {
+	if direct {
+		return f(ctx)
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f(ctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// honoursContext reports whether client applies context deadlines to its
+// network I/O (go-redis' ContextTimeoutEnabled).
+func honoursContext(client goredis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *goredis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *goredis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *goredis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
 }
 
 // run runs a script on the record under key, bounded by the store's timeout.
 func (s *Store) run(ctx context.Context, op, key string, sc *goredis.Script, args ...any) (any, error) {
-	var v any
-	err := s.call(ctx, op, key, func(ctx context.Context) error {
-		var err error
-		v, err = sc.Run(ctx, s.client, []string{s.recordKey(key)}, args...).Result()
-		return err
+	return call(ctx, s, op, key, func(ctx context.Context) (any, error) {
+		return sc.Run(ctx, s.client, []string{s.recordKey(key)}, args...).Result()
 	})
-	return v, err
 }
 
 // runGuarded runs a script that answers with a result code, and maps the

@@ -97,11 +97,8 @@ func (s *Store) woke(op, key string) error {
 // heldUntil reports whether the record under key is in flight with a lease
 // that has not passed, and until when.
 func (s *Store) heldUntil(ctx context.Context, key string) (bool, time.Time, error) {
-	var fields []any
-	err := s.call(ctx, "wait", key, func(ctx context.Context) error {
-		var err error
-		fields, err = s.client.HMGet(ctx, s.recordKey(key), "s", "l").Result()
-		return err
+	fields, err := call(ctx, s, "wait", key, func(ctx context.Context) ([]any, error) {
+		return s.client.HMGet(ctx, s.recordKey(key), "s", "l").Result()
 	})
 	if err != nil {
 		return false, time.Time{}, err

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,4 +205,31 @@ func TestLockedDatabase(t *testing.T) {
 	}
 	mustClaim(t, s, "new", "fp", longLease, cache.Acquired)
 	mustClaim(t, s, "done", "fp", longLease, cache.Completed)
+}
+
+// TestOpenPathWithURICharacters: a path holding characters that mean
+// something in a file: URI opens exactly that file.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a dir?with#odd%25chars&x=1")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "idem db?.sqlite")
+	s := openAt(t, path)
+	mustClaim(t, s, "k", "fp", longLease, cache.Acquired)
+	if s.Path() != path {
+		t.Errorf("Path() = %q, want %q", s.Path(), path)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "idem db?.sqlite") {
+			t.Errorf("unexpected file %q in the directory", e.Name())
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the store is not at %q: %v", path, err)
+	}
 }

@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"encoding/binary"
 	"slices"
 	"sync"
 )
@@ -40,17 +41,19 @@ func AppendJSON(dst, src []byte) ([]byte, error) {
 type jsonState struct {
 	src []byte
 	out []byte
-	// open holds the members of the objects being parsed, innermost last.
-	open []member
-	// sorted holds the members of every out-of-order object, sorted;
-	// each such object refers to its run.
-	sorted []member
 	// objects records every object in document order of its '{'.
 	objects []object
+	// open holds the members of the objects being parsed, innermost last.
+	open []openMember
+	// sorted holds the members of every out-of-order object, sorted; each
+	// such object refers to its run.
+	sorted []span
 	// keys is scratch for sorting members.
 	keys []uint64
 	// unordered counts the objects whose members had to be sorted.
 	unordered int
+	// depth is the number of arrays and objects being parsed.
+	depth int
 }
 
 // slack is the room kept after the last byte the output can need, so that
@@ -80,7 +83,7 @@ func (s *jsonState) canonicalize(dst, src []byte) ([]byte, error) {
 	base := len(dst)
 	s.src = src
 	s.out = atCapacity(slices.Grow(dst, len(src)+slack))
-	w, i, err := s.value(base, skipSpace(src, 0), 0)
+	w, i, err := s.value(base, skipSpace(src, 0))
 	if err == nil {
 		if i = skipSpace(src, i); i != len(src) {
 			err = invalidAt(i, "data after the JSON value")
@@ -119,46 +122,52 @@ func skipSpace(src []byte, i int) int {
 }
 
 // value writes the canonical form of the value at src[i] (no leading
-// whitespace) at out[w:] and returns the new cursor and the offset just past
-// the value. depth is the nesting of the enclosing containers.
-func (s *jsonState) value(w, i, depth int) (int, int, error) {
+// whitespace) from out[w:] and returns the new cursor and the offset just
+// past the value.
+func (s *jsonState) value(w, i int) (int, int, error) {
 	src := s.src
 	if i >= len(src) {
 		return w, i, invalidAt(i, "unexpected end of JSON input")
 	}
-	switch c := src[i]; c {
-	case '"':
-		w, i, _, err := s.string(w, i)
+	switch c := src[i]; {
+	case c == '"':
+		w, i, err := s.string(w, i)
 		return w, i, err
-	case '{':
-		return s.object(w, i, depth+1)
-	case '[':
-		return s.array(w, i, depth+1)
-	case 't':
-		return s.literal(w, i, "true")
-	case 'f':
-		return s.literal(w, i, "false")
-	case 'n':
-		return s.literal(w, i, "null")
-	default:
-		if c == '-' || c-'0' <= 9 {
-			return s.number(w, i)
+	case c == '{':
+		return s.object(w, i)
+	case c == '[':
+		return s.array(w, i)
+	case c == '-' || c-'0' <= 9:
+		return s.number(w, i)
+	case c == 't' || c == 'n':
+		if len(src)-i >= 4 {
+			if word := binary.LittleEndian.Uint32(src[i:]); word == trueWord || word == nullWord {
+				binary.LittleEndian.PutUint32(s.out[w:], word)
+				return w + 4, i + 4, nil
+			}
 		}
+	case c == 'f':
+		if len(src)-i >= 5 && binary.LittleEndian.Uint32(src[i:]) == falsWord && src[i+4] == 'e' {
+			binary.LittleEndian.PutUint32(s.out[w:], falsWord)
+			s.out[w+4] = 'e'
+			return w + 5, i + 5, nil
+		}
+	default:
 		return w, i, invalidAt(i, "invalid character looking for a JSON value")
 	}
+	return w, i, invalidAt(i, "invalid literal")
 }
 
-// literal writes lit if src[i:] starts with it.
-func (s *jsonState) literal(w, i int, lit string) (int, int, error) {
-	if len(s.src)-i < len(lit) || string(s.src[i:i+len(lit)]) != lit {
-		return w, i, invalidAt(i, "invalid literal")
-	}
-	return w + copy(s.out[w:], lit), i + len(lit), nil
-}
+// Little-endian words of the literals, to check and copy them at once.
+const (
+	trueWord = 't' | 'r'<<8 | 'u'<<16 | 'e'<<24
+	nullWord = 'n' | 'u'<<8 | 'l'<<16 | 'l'<<24
+	falsWord = 'f' | 'a'<<8 | 'l'<<16 | 's'<<24
+)
 
 // array writes the canonical form of the array at src[i] == '['.
-func (s *jsonState) array(w, i, depth int) (int, int, error) {
-	if depth > maxDepth {
+func (s *jsonState) array(w, i int) (int, int, error) {
+	if s.depth++; s.depth > maxDepth {
 		return w, i, invalidAt(i, "JSON nested too deeply")
 	}
 	src := s.src
@@ -166,11 +175,12 @@ func (s *jsonState) array(w, i, depth int) (int, int, error) {
 	w++
 	if i = skipSpace(src, i+1); i < len(src) && src[i] == ']' {
 		s.out[w] = ']'
+		s.depth--
 		return w + 1, i + 1, nil
 	}
 	for {
 		var err error
-		if w, i, err = s.value(w, i, depth); err != nil {
+		if w, i, err = s.value(w, i); err != nil {
 			return w, i, err
 		}
 		if i = skipSpace(src, i); i >= len(src) {
@@ -183,6 +193,7 @@ func (s *jsonState) array(w, i, depth int) (int, int, error) {
 			i = skipSpace(src, i+1)
 		case ']':
 			s.out[w] = ']'
+			s.depth--
 			return w + 1, i + 1, nil
 		default:
 			return w, i, invalidAt(i, "expected ',' or ']' after array element")
@@ -192,55 +203,53 @@ func (s *jsonState) array(w, i, depth int) (int, int, error) {
 
 // object writes the members of the object at src[i] == '{' in document
 // order, each name and value already canonical, and records where each
-// member lies. When the names are out of order the members are sorted here
-// and moved into place by reorder once the whole document has been read,
-// so that every byte is moved at most once whatever the nesting.
-func (s *jsonState) object(w, i, depth int) (int, int, error) {
-	if depth > maxDepth {
+// member starts. When the names turn out of order, closeObject sorts the
+// members, and reorder moves them into place once the whole document has
+// been read, so that every byte is moved at most once whatever the nesting.
+func (s *jsonState) object(w, i int) (int, int, error) {
+	if s.depth++; s.depth > maxDepth {
 		return w, i, invalidAt(i, "JSON nested too deeply")
 	}
-	src := s.src
-	at := i
+	src, at := s.src, i
 	index := len(s.objects)
 	s.objects = append(s.objects, object{start: w})
-	unorderedBefore := s.unordered
-	first := len(s.open)
-	inOrder := true
+	first, unorderedBefore, inOrder := len(s.open), s.unordered, true
 	s.out[w] = '{'
 	w++
 	if i = skipSpace(src, i+1); i < len(src) && src[i] == '}' {
 		i++
 	} else {
+		var previous uint64 // name prefix of the previous member
 		for {
 			if i >= len(src) || src[i] != '"' {
 				return w, i, invalidAt(i, "expected a string for an object member name")
 			}
-			m := member{start: w}
+			start := w
 			var err error
-			if w, i, m.escaped, err = s.string(w, i); err != nil {
+			if w, i, err = s.string(w, i); err != nil {
 				return w, i, err
 			}
-			m.nameEnd = w
-			m.prefix = namePrefix(s.out, m.start, w, m.escaped)
+			prefix := namePrefix(s.out, start)
+			if inOrder && len(s.open) > first {
+				c := compareUint(previous, prefix)
+				if c == 0 {
+					c = compareNames(s.out, s.open[len(s.open)-1].start, start)
+				}
+				if c == 0 {
+					return w, i, invalidAt(at, "duplicate member name in the object")
+				}
+				inOrder = c < 0
+			}
+			previous = prefix
+			s.open = append(s.open, openMember{start: start, firstObject: len(s.objects)})
 			if i = skipSpace(src, i); i >= len(src) || src[i] != ':' {
 				return w, i, invalidAt(i, "expected ':' after object member name")
 			}
 			s.out[w] = ':'
 			w++
-			m.firstObject = len(s.objects)
-			if w, i, err = s.value(w, skipSpace(src, i+1), depth); err != nil {
+			if w, i, err = s.value(w, skipSpace(src, i+1)); err != nil {
 				return w, i, err
 			}
-			m.end = w
-			if inOrder && len(s.open) > first {
-				switch c := compareMembers(s.out, &s.open[len(s.open)-1], &m); {
-				case c == 0:
-					return w, i, invalidAt(at, "duplicate member name in the object")
-				case c > 0:
-					inOrder = false
-				}
-			}
-			s.open = append(s.open, m)
 			if i = skipSpace(src, i); i >= len(src) {
 				return w, i, invalidAt(i, "unexpected end of JSON input")
 			}
@@ -259,12 +268,11 @@ func (s *jsonState) object(w, i, depth int) (int, int, error) {
 	s.out[w] = '}'
 	w++
 	o := &s.objects[index]
-	o.end = w
-	o.next = len(s.objects)
+	o.end, o.next = w, len(s.objects)
 	switch {
 	case !inOrder:
 		o.from = len(s.sorted)
-		if !s.sortMembers(s.open[first:]) {
+		if !s.sortMembers(s.open[first:], w) {
 			return w, i, invalidAt(at, "duplicate member name in the object")
 		}
 		o.to = len(s.sorted)
@@ -276,5 +284,18 @@ func (s *jsonState) object(w, i, depth int) (int, int, error) {
 		o.layout = layoutInner
 	}
 	s.open = s.open[:first]
+	s.depth--
 	return w, i, nil
+}
+
+// compareUint returns -1, 0 or +1 as a is less than, equal to or greater
+// than b.
+func compareUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

@@ -1,6 +1,10 @@
 package canon
 
-import "strconv"
+import (
+	"encoding/binary"
+	"math/bits"
+	"strconv"
+)
 
 // number writes the canonical form of the number at src[i] and returns
 // the new cursor and the offset just past the number.
@@ -20,6 +24,17 @@ import "strconv"
 // Number.prototype.toString does (appendES6Number).
 func (s *jsonState) number(w, i int) (int, int, error) {
 	src := s.src
+	// Fast path: a positive integer of at most 7 digits without a leading
+	// zero, found and copied as one 8-byte word.
+	if i+8 <= len(src) && src[i]-'1' <= 8 {
+		x := binary.LittleEndian.Uint64(src[i:])
+		if k := leadingDigits(x); k < 8 {
+			if c := src[i+k]; c != '.' && c|0x20 != 'e' {
+				binary.LittleEndian.PutUint64(s.out[w:], x)
+				return w + k, i + k, nil
+			}
+		}
+	}
 	start := i
 	if src[i] == '-' {
 		i++
@@ -66,6 +81,14 @@ func (s *jsonState) number(w, i int) (int, int, error) {
 	b := appendES6Number(buf[:0], f)
 	s.makeRoom(w, i, len(b))
 	return w + copy(s.out[w:], b), i, nil
+}
+
+// leadingDigits returns how many of the bytes of x, in little-endian
+// order, are decimal digits before the first that is not.
+func leadingDigits(x uint64) int {
+	below := (x - eachByte*'0') &^ x       // high bit set: byte < '0'
+	above := (x + eachByte*(0x7F-'9')) | x // high bit set: byte > '9'
+	return bits.TrailingZeros64((below|above)&eachHigh) >> 3
 }
 
 // skipDigits returns the offset of the first byte at or after i that is not

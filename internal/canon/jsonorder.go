@@ -2,22 +2,22 @@ package canon
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 )
 
-// member is where one object member lies in the output: its name (with the
-// quotes) at [start, nameEnd), its value up to end.
-type member struct {
-	start, nameEnd, end int
-	// firstObject is the index in jsonState.objects of the first object
-	// that may lie inside the value.
-	firstObject int
-	// prefix is the first 8 bytes of the name, in an order-preserving
-	// mapping (see namePrefix), for fast comparisons.
-	prefix uint64
-	// escaped reports that the canonical name holds a backslash escape, so
-	// its bytes do not sort like the name it encodes.
-	escaped bool
+// openMember is where a member of an object being parsed starts in the
+// output (its name's opening quote), the index in jsonState.objects of the
+// first object that may lie inside its value, and its name's prefix.
+type openMember struct {
+	start, firstObject int
+	prefix             uint64
+}
+
+// span is where a member of an out-of-order object lies in the output,
+// name and value, without the comma.
+type span struct {
+	start, end, firstObject int
 }
 
 // object is where one object lies in the output and how to write it.
@@ -64,144 +64,114 @@ func utf16Byte(c byte) byte {
 	}
 }
 
-// namePrefix returns the first 8 bytes of the decoded name of the member
-// whose canonical name lies at out[start:end] with its quotes, big-endian,
-// zero-padded, through utf16Byte: comparing prefixes compares names, and
-// equal prefixes leave the decision to a full comparison. out has at least
-// 8 readable bytes after start+1 (the output slack).
-func namePrefix(out []byte, start, end int, escaped bool) uint64 {
-	var p uint64
-	if escaped {
-		name := out[start+1 : end-1]
-		for k := 0; k < 8; k++ {
-			p <<= 8
-			if len(name) > 0 {
-				c, n := decodeCanonicalByte(name)
-				p |= uint64(c)
-				name = name[n:]
-			}
+// namePrefix returns the first 8 bytes of the decoded name written at
+// out[start] == '"', big-endian, zero-padded, each mapped through
+// utf16Byte: comparing prefixes compares names, and equal prefixes leave the
+// decision to compareNames. out has at least 8 bytes after start+1 (the
+// output slack).
+func namePrefix(out []byte, start int) uint64 {
+	x := binary.LittleEndian.Uint64(out[start+1:])
+	stop := quoteOrBackslash(x)
+	p := bits.ReverseBytes64(x)
+	if stop != 0 {
+		k := bits.TrailingZeros64(stop) >> 3
+		if out[start+1+k] == '\\' {
+			return escapedNamePrefix(out[start+1:])
 		}
-	} else {
-		p = binary.BigEndian.Uint64(out[start+1:])
-		if n := end - start - 2; n < 8 {
-			p &^= ^uint64(0) >> (8 * n)
-		}
+		p &^= ^uint64(0) >> (8 * k)
 	}
 	if p&eachHigh != 0 {
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], p)
-		for k, c := range b {
-			b[k] = utf16Byte(c)
-		}
-		p = binary.BigEndian.Uint64(b[:])
+		p = utf16Prefix(p)
 	}
 	return p
 }
 
-// compareMembers orders two members of out by the UTF-16 code units of
-// their decoded names, as RFC 8785 requires. Zero means equal names.
-func compareMembers(out []byte, a, b *member) int {
-	if a.prefix != b.prefix {
-		if a.prefix < b.prefix {
-			return -1
+// escapedNamePrefix is namePrefix for a name with an escape in its first
+// 8 bytes; name starts after the opening quote.
+func escapedNamePrefix(name []byte) uint64 {
+	var p uint64
+	for k := 0; k < 8; k++ {
+		p <<= 8
+		if name[0] != '"' {
+			c, n := decodeCanonicalByte(name)
+			p |= uint64(c)
+			name = name[n:]
 		}
-		return 1
 	}
-	return compareNames(out, a, b)
+	return utf16Prefix(p)
 }
 
-// compareNames is compareMembers without the prefix shortcut.
-func compareNames(out []byte, a, b *member) int {
-	an := out[a.start+1 : a.nameEnd-1]
-	bn := out[b.start+1 : b.nameEnd-1]
-	if a.escaped || b.escaped {
-		return compareEscaped(an, bn)
+// utf16Prefix maps each byte of p through utf16Byte.
+func utf16Prefix(p uint64) uint64 {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], p)
+	for k, c := range b {
+		b[k] = utf16Byte(c)
 	}
-	return compareUTF16(an, bn)
+	return binary.BigEndian.Uint64(b[:])
 }
 
-// sortMembers appends the members of one object to s.sorted in the order
-// of their names. It reports false when two names are equal.
-//
-// Members are sorted by a key packing the name prefix above the member's
-// index (slices.Sort on integers, the fastest sort at hand); members whose
-// packed prefixes tie are then sorted by a full comparison.
-func (s *jsonState) sortMembers(members []member) bool {
-	from := len(s.sorted)
-	shift := 8 // 7 prefix bytes, up to 256 members
-	if len(members) > 1<<8 {
-		shift = 16 // 6 prefix bytes
-	}
-	cmp := func(a, b member) int { return compareMembers(s.out, &a, &b) }
-	if len(members) > 1<<16 {
-		s.sorted = append(s.sorted, members...)
-		slices.SortFunc(s.sorted[from:], cmp)
-	} else {
-		keys := s.keys[:0]
-		for k := range members {
-			keys = append(keys, members[k].prefix>>shift<<shift|uint64(k))
+// compareNames orders the canonical names written at out[a] and out[b]
+// (opening quotes) by the UTF-16 code units of the decoded names, as RFC
+// 8785 requires. Zero means equal names.
+func compareNames(out []byte, a, b int) int {
+	// Compare 8 bytes at a time while neither name has ended or holds an
+	// escape; out has room to read past the closing quotes.
+	for a, b = a+1, b+1; ; a, b = a+8, b+8 {
+		x := binary.LittleEndian.Uint64(out[a:])
+		y := binary.LittleEndian.Uint64(out[b:])
+		diff := x ^ y
+		stop := quoteOrBackslash(x) | quoteOrBackslash(y)
+		if diff == 0 && stop == 0 {
+			continue
 		}
-		slices.Sort(keys)
-		for _, key := range keys {
-			s.sorted = append(s.sorted, members[key&(1<<shift-1)])
+		if k := bits.TrailingZeros64(diff); diff != 0 && (stop == 0 || k < bits.TrailingZeros64(stop)&^7) {
+			k >>= 3
+			return int(utf16Byte(out[a+k])) - int(utf16Byte(out[b+k]))
 		}
-		for a := 0; a < len(keys); {
-			b := a + 1
-			for b < len(keys) && keys[b]>>shift == keys[a]>>shift {
-				b++
-			}
-			if b-a > 1 {
-				slices.SortFunc(s.sorted[from+a:from+b], cmp)
-			}
-			a = b
-		}
-		s.keys = keys
+		break
 	}
-	sorted := s.sorted[from:]
-	for k := 1; k < len(sorted); k++ {
-		if compareMembers(s.out, &sorted[k-1], &sorted[k]) == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// compareUTF16 orders two valid UTF-8 strings by their UTF-16 code units.
-func compareUTF16(a, b []byte) int {
-	n := min(len(a), len(b))
-	i := 0
-	for i+8 <= n && binary.LittleEndian.Uint64(a[i:]) == binary.LittleEndian.Uint64(b[i:]) {
-		i += 8
-	}
-	for i < n && a[i] == b[i] {
-		i++
-	}
-	if i < n {
-		return int(utf16Byte(a[i])) - int(utf16Byte(b[i]))
-	}
-	return len(a) - len(b)
-}
-
-// compareEscaped is compareUTF16 for the bodies of canonical JSON strings,
-// which may hold the escapes \" \\ \b \f \n \r \t and \u00XX. Each escape
-// stands for one ASCII byte, so the strings are compared byte by byte as
-// decoded.
-func compareEscaped(a, b []byte) int {
-	for len(a) > 0 && len(b) > 0 {
-		ca, na := decodeCanonicalByte(a)
-		cb, nb := decodeCanonicalByte(b)
-		if ca != cb {
+	for {
+		ca, na := decodeCanonicalByte(out[a:])
+		cb, nb := decodeCanonicalByte(out[b:])
+		switch endA, endB := na == 0, nb == 0; {
+		case endA || endB:
+			return compareBool(endB, endA)
+		case ca != cb:
 			return int(utf16Byte(ca)) - int(utf16Byte(cb))
 		}
-		a, b = a[na:], b[nb:]
+		a, b = a+na, b+nb
 	}
-	return len(a) - len(b)
 }
 
-// decodeCanonicalByte returns the first decoded byte of the body of a
-// canonical JSON string and how many encoded bytes it took.
+// quoteOrBackslash returns a mask with the high bit set in the lowest byte
+// of x that is a quote or a backslash (and maybe above it); zero if none.
+func quoteOrBackslash(x uint64) uint64 {
+	q, b := x^eachQuote, x^eachSlash
+	return ((q-eachByte)&^q | (b-eachByte)&^b) & eachHigh
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// decodeCanonicalByte returns the first decoded byte of the rest of a
+// canonical JSON string and how many bytes it took; 0 bytes at the closing
+// quote. Canonical strings hold no escapes but \" \\ \b \f \n \r \t and
+// \u00xx, each of which stands for one byte.
 func decodeCanonicalByte(s []byte) (byte, int) {
-	if s[0] != '\\' {
+	switch s[0] {
+	case '"':
+		return 0, 0
+	case '\\':
+	default:
 		return s[0], 1
 	}
 	switch s[1] {
@@ -215,13 +185,79 @@ func decodeCanonicalByte(s []byte) (byte, int) {
 		return '\r', 2
 	case 't':
 		return '\t', 2
-	case 'u': // \u00XX
+	case 'u':
 		hi, _ := hexValue(s[4])
 		lo, _ := hexValue(s[5])
 		return hi<<4 | lo, 6
 	default: // \" or \\
 		return s[1], 2
 	}
+}
+
+// sortMembers appends the members of one object, which ends at end, to
+// s.sorted in the order of their names. It reports false when two names
+// are equal.
+//
+// Members are sorted by a key packing the name prefix above the member's
+// index (slices.Sort on integers, the fastest sort at hand); members whose
+// packed prefixes tie are then sorted by a full comparison.
+func (s *jsonState) sortMembers(members []openMember, end int) bool {
+	from := len(s.sorted)
+	byName := func(a, b span) int { return compareNames(s.out, a.start, b.start) }
+	if len(members) > 1<<16 {
+		for k, m := range members {
+			s.sorted = append(s.sorted, memberSpan(members, k, end))
+		}
+		spans := s.sorted[from:]
+		slices.SortFunc(spans, byName)
+		for k := 1; k < len(spans); k++ {
+			if byName(spans[k-1], spans[k]) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	shift := 8 // 7 prefix bytes, up to 256 members
+	if len(members) > 1<<8 {
+		shift = 16 // 6 prefix bytes
+	}
+	keys := s.keys[:0]
+	for k := range members {
+		keys = append(keys, members[k].prefix>>shift<<shift|uint64(k))
+	}
+	slices.Sort(keys)
+	index := uint64(1)<<shift - 1
+	for _, key := range keys {
+		s.sorted = append(s.sorted, memberSpan(members, int(key&index), end))
+	}
+	spans := s.sorted[from:]
+	s.keys = keys
+	for a := 0; a < len(keys); {
+		b := a + 1
+		for b < len(keys) && keys[b]>>shift == keys[a]>>shift {
+			b++
+		}
+		if b-a > 1 {
+			run := spans[a:b]
+			slices.SortFunc(run, byName)
+			for k := 1; k < len(run); k++ {
+				if byName(run[k-1], run[k]) == 0 {
+					return false
+				}
+			}
+		}
+		a = b
+	}
+	return true
+}
+
+// memberSpan returns the span of members[k] in an object that ends at end.
+func memberSpan(members []openMember, k, end int) span {
+	e := end - 1 // before '}'
+	if k+1 < len(members) {
+		e = members[k+1].start - 1 // before ','
+	}
+	return span{start: members[k].start, end: e, firstObject: members[k].firstObject}
 }
 
 // reorder rewrites out[base:], the document with every object's members in
@@ -266,7 +302,11 @@ func (s *jsonState) emitObject(buf []byte, w, r int) int {
 			buf[w] = ','
 			w++
 		}
-		w, _ = s.emitRange(buf, w, m.start, m.end, m.firstObject)
+		if m.firstObject < len(s.objects) && s.objects[m.firstObject].start < m.end {
+			w, _ = s.emitRange(buf, w, m.start, m.end, m.firstObject)
+		} else {
+			w += copy(buf[w:], buf[m.start:m.end])
+		}
 	}
 	buf[w] = '}'
 	return w + 1

@@ -15,73 +15,87 @@ const (
 	eachSpace = eachByte * ' '
 )
 
-// stopBytes returns a mask with the high bit set in the lowest byte of x
-// that is a quote, a backslash or a control character (< 0x20), and maybe
-// in bytes above it; zero when there is none. Borrows run only upwards, so
-// the lowest flagged byte is always a true one.
+// specialBytes returns a mask with the high bit set in the lowest byte of x
+// that is a quote, a backslash, a control character (< 0x20) or not ASCII
+// (>= 0x80), and maybe in bytes above it; zero when there is none. A
+// subtraction sets the high bit of a byte when it wraps, and borrows run
+// only upwards, so the lowest flagged byte is always a true one; bytes
+// >= 0x80 are flagged by the last term whatever the others do.
+func specialBytes(x uint64) uint64 {
+	return ((x - eachSpace) | (x ^ eachQuote - eachByte) | (x ^ eachSlash - eachByte) | x) & eachHigh
+}
+
+// stopBytes is specialBytes without non-ASCII bytes: the mask flags the
+// lowest quote, backslash or control character.
 func stopBytes(x uint64) uint64 {
-	q := x ^ eachQuote
-	b := x ^ eachSlash
-	return ((q-eachByte)&^q | (b-eachByte)&^b | (x-eachSpace)&^x) & eachHigh
+	q, b := x^eachQuote, x^eachSlash
+	return ((x-eachSpace)&^x | (q-eachByte)&^q | (b-eachByte)&^b) & eachHigh
 }
 
 // string writes the canonical form of the string at src[i] == '"' and
-// returns the new cursor and the offset just past the string. escaped
-// reports that the canonical form holds a backslash escape. Text that needs
-// no change, ASCII without quote, backslash or control characters, is
-// copied 8 bytes at a time while it is checked; non-ASCII runs are
-// validated as UTF-8 and copied as they are.
-func (s *jsonState) string(w, i int) (next, read int, escaped bool, err error) {
+// returns the new cursor and the offset just past the string. Plain text,
+// ASCII without quote, backslash or control characters, is copied 8 bytes
+// at a time while it is checked; anything else goes to textSpecial.
+func (s *jsonState) string(w, i int) (next, read int, err error) {
 	src, out := s.src, s.out
 	out[w] = '"'
 	w++
 	i++
 	for {
-		for i+8 <= len(src) {
+		if i+8 <= len(src) {
 			x := binary.LittleEndian.Uint64(src[i:])
 			binary.LittleEndian.PutUint64(out[w:], x)
-			if m := stopBytes(x) | x&eachHigh; m != 0 {
-				k := bits.TrailingZeros64(m) >> 3
-				i += k
-				w += k
-				break
+			m := specialBytes(x)
+			if m == 0 {
+				i += 8
+				w += 8
+				continue
 			}
-			i += 8
-			w += 8
-		}
-		for i < len(src) {
-			c := src[i]
-			if c < ' ' || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-				break
+			k := bits.TrailingZeros64(m) >> 3
+			i += k
+			w += k
+		} else {
+			for i < len(src) && isPlainText(src[i]) {
+				out[w] = src[i]
+				i++
+				w++
 			}
-			out[w] = c
-			i++
-			w++
+			if i >= len(src) {
+				return w, i, invalidAt(i, "unterminated string")
+			}
 		}
-		if i >= len(src) {
-			return w, i, escaped, invalidAt(i, "unterminated string")
-		}
-		switch c := src[i]; {
-		case c == '"':
+		if src[i] == '"' {
 			out[w] = '"'
-			return w + 1, i + 1, escaped, nil
-		case c == '\\':
-			var esc bool
-			if w, i, esc, err = s.escape(w, i); err != nil {
-				return w, i, escaped, err
-			}
-			escaped = escaped || esc
-		case c < ' ':
-			return w, i, escaped, invalidAt(i, "control character in string")
-		default:
-			end := textRun(src, i)
-			if !utf8.Valid(src[i:end]) {
-				return w, i, escaped, invalidAt(i, "invalid UTF-8 in string")
-			}
-			w += copy(out[w:], src[i:end])
-			i = end
+			return w + 1, i + 1, nil
+		}
+		if w, i, err = textSpecial(src, out, w, i); err != nil {
+			return w, i, err
 		}
 	}
+}
+
+// isPlainText reports whether c is copied unchanged inside a string without
+// a closer look: ASCII other than quote, backslash and control characters.
+func isPlainText(c byte) bool {
+	return c >= ' ' && c != '"' && c != '\\' && c < utf8.RuneSelf
+}
+
+// textSpecial writes the canonical form of what starts at src[i] inside a
+// string: an escape sequence, or a run of text with non-ASCII bytes, which
+// is checked to be UTF-8 and copied as it is. It returns the new cursor and
+// offset.
+func textSpecial(src, out []byte, w, i int) (next, read int, err error) {
+	switch c := src[i]; {
+	case c == '\\':
+		return escape(src, out, w, i)
+	case c < ' ':
+		return w, i, invalidAt(i, "control character in string")
+	}
+	end := textRun(src, i)
+	if !utf8.Valid(src[i:end]) {
+		return w, i, invalidAt(i, "invalid UTF-8 in string")
+	}
+	return w + copy(out[w:], src[i:end]), end, nil
 }
 
 // textRun returns the offset of the first quote, backslash or control
@@ -101,31 +115,28 @@ func textRun(src []byte, i int) int {
 }
 
 // escape writes the canonical form of the escape sequence at src[i] == '\\'
-// and returns the new cursor and the offset just past it. escaped reports
-// that the canonical form is itself an escape. No canonical form is longer
-// than the escape it comes from.
-func (s *jsonState) escape(w, i int) (next, read int, escaped bool, err error) {
-	src := s.src
+// and returns the new cursor and the offset just past it. No canonical form
+// is longer than the escape it comes from.
+func escape(src, out []byte, w, i int) (next, read int, err error) {
 	if i+1 >= len(src) {
-		return w, i, false, invalidAt(i, "unterminated string")
+		return w, i, invalidAt(i, "unterminated string")
 	}
 	switch c := src[i+1]; c {
 	case '"', '\\', 'b', 'f', 'n', 'r', 't':
-		s.out[w], s.out[w+1] = '\\', c
-		return w + 2, i + 2, true, nil
+		out[w], out[w+1] = '\\', c
+		return w + 2, i + 2, nil
 	case '/':
-		s.out[w] = '/'
-		return w + 1, i + 2, false, nil
+		out[w] = '/'
+		return w + 1, i + 2, nil
 	case 'u':
 		r, n, err := decodeUnicodeEscape(src, i)
 		if err != nil {
-			return w, i, false, err
+			return w, i, err
 		}
 		var buf [6]byte
-		b, escaped := appendCanonicalRune(buf[:0], r)
-		return w + copy(s.out[w:], b), i + n, escaped, nil
+		return w + copy(out[w:], appendCanonicalRune(buf[:0], r)), i + n, nil
 	default:
-		return w, i, false, invalidAt(i, "invalid escape in string")
+		return w, i, invalidAt(i, "invalid escape in string")
 	}
 }
 
@@ -175,25 +186,24 @@ func hex4(src []byte, i int) (rune, bool) {
 // appendCanonicalRune appends the code point r as RFC 8785 writes it inside
 // a string: the two-character escapes for quote, backslash, \b \f \n \r \t,
 // \u00xx (lower-case hex) for other control characters, UTF-8 otherwise.
-// escaped reports an escape.
-func appendCanonicalRune(dst []byte, r rune) (out []byte, escaped bool) {
+func appendCanonicalRune(dst []byte, r rune) []byte {
 	switch r {
 	case '"', '\\':
-		return append(dst, '\\', byte(r)), true
+		return append(dst, '\\', byte(r))
 	case '\b':
-		return append(dst, '\\', 'b'), true
+		return append(dst, '\\', 'b')
 	case '\f':
-		return append(dst, '\\', 'f'), true
+		return append(dst, '\\', 'f')
 	case '\n':
-		return append(dst, '\\', 'n'), true
+		return append(dst, '\\', 'n')
 	case '\r':
-		return append(dst, '\\', 'r'), true
+		return append(dst, '\\', 'r')
 	case '\t':
-		return append(dst, '\\', 't'), true
+		return append(dst, '\\', 't')
 	}
 	if r < ' ' {
 		const hex = "0123456789abcdef"
-		return append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&15]), true
+		return append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&15])
 	}
-	return utf8.AppendRune(dst, r), false
+	return utf8.AppendRune(dst, r)
 }
