@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/idemhttp/idemhttp/cache"
 )
 
 // attempt is the outcome of one send.
@@ -32,13 +33,29 @@ const (
 )
 
 // send sends the request until a final outcome, and settles the record.
-func (x *exchange) send() (*http.Response, error) {
+// fresh says the claim was just taken: the first send needs no lease check.
+func (x *exchange) send(fresh bool) (*http.Response, error) {
 	t, o := x.t, x.o
 	start := t.now()
 	var bo backoff.BackOff
 	for n := 1; ; n++ {
+		if n > 1 || !fresh {
+			// Never send on a claim that may have passed to another caller
+			// while this one waited (backoff, Retry-After, a probe).
+			if err := x.hold.confirm(x.ctx, t.policy.failOpen(o.provider)); err != nil {
+				return nil, fmt.Errorf("%w: %s %s (key %s): this call lost its claim: %w",
+					ErrInFlight, x.req.Method, x.req.URL.Redacted(), o.key, err)
+			}
+		}
 		a := x.sendOnce()
 		v, wait := x.judge(a)
+		if v == doubt && o.route != nil && o.route.Probe != nil {
+			resp, done, err := x.probe()
+			if done || err != nil {
+				return resp, err
+			}
+			v, wait = retry, -1 // not done: as if never written, within the same bounds
+		}
 		if v == retry {
 			if bo == nil {
 				bo = newBackoff(&t.policy)
@@ -60,16 +77,11 @@ func (x *exchange) send() (*http.Response, error) {
 			x.hold.release(x.ctx)
 			return nil, fmt.Errorf("idemhttp: %s %s (key %s): %w", x.req.Method, x.req.URL.Redacted(), o.key, a.err)
 		case doubt:
-			if o.route != nil && o.route.Probe != nil {
-				if resp, done, err := x.probe(); done || err != nil {
-					return resp, err
-				}
-				continue // probe says not done: safe to send again
-			}
 			x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
 			return nil, fmt.Errorf("%w: %s %s (key %s): the request was sent and %s does not de-duplicate: %w",
 				ErrInDoubt, x.req.Method, x.req.URL.Redacted(), o.key, o.provider.Name, a.err)
 		}
+		x.resent = x.resent || a.written
 		if a.resp != nil {
 			drain(a.resp)
 		}
@@ -85,28 +97,39 @@ func (x *exchange) send() (*http.Response, error) {
 // sendOnce sends one attempt and notes whether the request was written.
 func (x *exchange) sendOnce() attempt {
 	o := x.o
-	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			wrote.Store(true)
-		}
-	}}
+	var asked, wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		GetConn: func(string) { asked.Store(true) },
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	}
 	out := x.req.Clone(httptrace.WithClientTrace(x.ctx, trace))
-	if x.req.Body != nil && x.req.Body != http.NoBody || len(x.body) > 0 {
-		out.Body, out.ContentLength = bodyReader(x.body), int64(len(x.body))
+	out.Body, out.ContentLength = nil, int64(len(x.body))
+	if len(x.body) > 0 || x.req.Body != nil && x.req.Body != http.NoBody {
+		out.Body = bodyReader(x.body)
 	}
 	// net/http re-sends a request carrying an Idempotency-Key header on its
-	// own after some connection failures, rewinding with GetBody. That is
-	// harmless only where the server de-duplicates.
+	// own after some connection failures, rewinding with GetBody, and
+	// re-sends an empty-bodied one without rewinding. That is harmless only
+	// where the server de-duplicates: elsewhere the request gets a body
+	// reader (even an empty one, sent chunked) and no GetBody, so net/http
+	// never counts it as replayable.
 	out.GetBody = nil
 	if o.provider.Dedup {
 		out.GetBody = getBody(x.body)
+	} else if out.Body == nil {
+		out.Body = bodyReader(nil)
 	}
 	if h := o.provider.KeyHeader; h != "" {
 		out.Header.Set(h, o.provider.FormatKey(o.key))
 	}
 	resp, err := x.t.base.RoundTrip(out)
-	return attempt{resp: resp, err: err, written: wrote.Load()}
+	// A base transport that reports no trace events at all cannot tell:
+	// count the request as written.
+	return attempt{resp: resp, err: err, written: wrote.Load() || !asked.Load()}
 }
 
 // judge classifies an attempt. wait < 0 means "use the backoff".
@@ -130,7 +153,12 @@ func (x *exchange) judge(a attempt) (verdict, time.Duration) {
 		return x.retryAfter(a.resp)
 	}
 	switch {
-	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+	case status == http.StatusTooManyRequests:
+		return x.retryAfter(a.resp)
+	case status == http.StatusServiceUnavailable && (resend || a.resp.Header.Get("Retry-After") != ""):
+		// A 503 with Retry-After says "not now": not processed. Without
+		// it, a proxy may have sent it after the request reached the
+		// server: only a de-duplicating provider gets it again.
 		return x.retryAfter(a.resp)
 	case prov.InProgressStatus != 0 && status == prov.InProgressStatus && prov.Dedup:
 		return x.retryAfter(a.resp)
@@ -157,16 +185,21 @@ func (x *exchange) retryAfter(resp *http.Response) (verdict, time.Duration) {
 func (x *exchange) finish(resp *http.Response) (*http.Response, error) {
 	t, o := x.t, x.o
 	status := resp.StatusCode
-	if !x.inDoubt {
+	if x.resent && !x.inDoubt {
 		// The provider's own replay marker after a retry within this call:
 		// the operation executed during this call, so it is no replay.
 		resp.Header.Del(HeaderReplayed)
 	}
 	switch {
+	case Recordable(status) && streaming(resp.Header.Get("Content-Type")):
+		// A stream (server-sent events, NDJSON) goes to the caller live:
+		// the outcome is recorded now, without its body.
+		x.entry = &cache.Entry{Status: status, Header: storedHeader(resp.Header), BodyOmitted: true, StoredAt: t.now()}
+		x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
 	case Recordable(status):
 		x.entry = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
 		x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
-	case mayHaveExecuted(status) && !o.provider.Dedup && (o.route == nil || !o.route.AtLeastOnce):
+	case mayHaveExecuted(resp) && !o.provider.Dedup && (o.route == nil || !o.route.AtLeastOnce):
 		// A server error after the request reached a server that does not
 		// de-duplicate: the effect may have happened.
 		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
@@ -177,10 +210,16 @@ func (x *exchange) finish(resp *http.Response) (*http.Response, error) {
 	return resp, nil
 }
 
-// mayHaveExecuted reports whether a 5xx may follow an executed request
-// (500, 502, 504 …; not 501 Not Implemented or 503 Service Unavailable).
-func mayHaveExecuted(status int) bool {
-	return status >= 500 && status != http.StatusNotImplemented && status != http.StatusServiceUnavailable
+// mayHaveExecuted reports whether a final 5xx may follow an executed
+// request: all but 501 Not Implemented, and 503 with Retry-After.
+func mayHaveExecuted(resp *http.Response) bool {
+	switch {
+	case resp.StatusCode < 500 || resp.StatusCode == http.StatusNotImplemented:
+		return false
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return resp.Header.Get("Retry-After") == ""
+	}
+	return true
 }
 
 func newBackoff(p *Policy) backoff.BackOff {

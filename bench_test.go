@@ -8,13 +8,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/idemhttp/idemhttp"
 	"github.com/idemhttp/idemhttp/cache"
+	redisstore "github.com/idemhttp/idemhttp/cache/redis"
+	"github.com/idemhttp/idemhttp/internal/redistest"
 	"github.com/idemhttp/idemhttp/providers"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // benchBody returns a JSON body of about size bytes, unique per n.
@@ -145,4 +150,62 @@ func BenchmarkDeriveKey(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRoundTripRedis compares, with 64 concurrent goroutines, a plain
+// http.Transport against idemhttp on a real Redis store: first calls (claim,
+// send, complete: two Redis round trips each) and replays (one).
+func BenchmarkRoundTripRedis(b *testing.B) {
+	srv := benchServer(b)
+	redis := redistest.Start(b)
+	const size, goroutines = 1 << 10, 64
+	newBase := func() *http.Transport {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = goroutines
+		b.Cleanup(t.CloseIdleConnections)
+		return t
+	}
+	bodies := make([][]byte, 4096)
+	for i := range bodies {
+		bodies[i] = benchBody(size, i)
+	}
+	idem := func() *http.Client {
+		client := goredis.NewClient(&goredis.Options{Addr: redis.Addr(), ContextTimeoutEnabled: true, PoolSize: goroutines})
+		store := redisstore.New(client)
+		b.Cleanup(func() { store.Close(); client.Close() })
+		return &http.Client{Transport: idemhttp.New(idemhttp.WithBase(newBase()), idemhttp.WithStore(store),
+			idemhttp.WithProviders(providers.Stripe()))}
+	}
+	parallel := func(b *testing.B, c *http.Client, scoped bool) {
+		var seq atomic.Int64
+		b.SetParallelism((goroutines + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+		b.SetBytes(size)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := int(seq.Add(1))
+				ctx := context.Background()
+				body := bodies[0]
+				if scoped {
+					ctx, body = idemhttp.WithScope(ctx, strconv.Itoa(i)+"-"+b.Name()), bodies[i%len(bodies)]
+				}
+				req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	b.Run("plain", func(b *testing.B) { parallel(b, &http.Client{Transport: newBase()}, true) })
+	b.Run("idemhttp-first", func(b *testing.B) { parallel(b, idem(), true) })
+	b.Run("idemhttp-replay", func(b *testing.B) {
+		c := idem()
+		benchPost(b, c, srv.URL, bodies[0])
+		parallel(b, c, false)
+	})
 }

@@ -22,8 +22,12 @@ import (
 	"time"
 
 	"github.com/idemhttp/idemhttp"
+	"github.com/idemhttp/idemhttp/cache"
+	redisstore "github.com/idemhttp/idemhttp/cache/redis"
 	"github.com/idemhttp/idemhttp/cache/sqlite"
 	"github.com/idemhttp/idemhttp/internal/faultserver"
+	"github.com/idemhttp/idemhttp/internal/redistest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 const (
@@ -47,7 +51,7 @@ var crashOps = map[string]func(context.Context, *http.Client) result{
 
 // runChild is the child process's main: one operation, or "hammer".
 func runChild() int {
-	store, err := sqlite.Open(os.Getenv(dbEnv))
+	store, err := openChildStore(os.Getenv(dbEnv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
@@ -70,6 +74,20 @@ func runChild() int {
 	}
 	fmt.Println(r.resp.StatusCode, r.body)
 	return 0
+}
+
+// childStore is a store a child process can close.
+type childStore interface {
+	cache.Store
+	Close() error
+}
+
+// openChildStore opens the SQLite file or the redis:// address db.
+func openChildStore(db string) (childStore, error) {
+	if addr, ok := strings.CutPrefix(db, "redis://"); ok {
+		return redisstore.New(goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})), nil
+	}
+	return sqlite.Open(db)
 }
 
 // hammer sends 50 overlapping bookings from 8 goroutines.
@@ -222,26 +240,34 @@ func TestCompletedReplaysAfterRestartOffline(t *testing.T) {
 	}
 }
 
-// Two processes hammer one SQLite file with overlapping operations: one
+// Two processes hammer one store with overlapping operations: one
 // execution per operation at a provider that does not de-duplicate.
-func TestTwoProcessesOneSQLiteFile(t *testing.T) {
-	e := newEnv(t)
-	db := filepath.Join(t.TempDir(), "record.db")
-	a, outA := startChild(t, e.srv, db, "hammer")
-	b, outB := startChild(t, e.srv, db, "hammer")
-	if err := a.Wait(); err != nil {
-		t.Fatalf("process A: %v\n%s", err, outA)
+func TestTwoProcessesOneStore(t *testing.T) {
+	stores := map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string { return filepath.Join(t.TempDir(), "record.db") },
+		"redis":  func(t *testing.T) string { return "redis://" + redistest.Start(t).Addr() },
 	}
-	if err := b.Wait(); err != nil {
-		t.Fatalf("process B: %v\n%s", err, outB)
-	}
-	effects := e.srv.EffectsByID()
-	if len(effects) != 50 {
-		t.Fatalf("%d distinct operations executed, want 50", len(effects))
-	}
-	for id, n := range effects {
-		if n != 1 {
-			t.Errorf("%s executed %d times", id, n)
-		}
+	for name, db := range stores {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			db := db(t)
+			a, outA := startChild(t, e.srv, db, "hammer")
+			b, outB := startChild(t, e.srv, db, "hammer")
+			if err := a.Wait(); err != nil {
+				t.Fatalf("process A: %v\n%s", err, outA)
+			}
+			if err := b.Wait(); err != nil {
+				t.Fatalf("process B: %v\n%s", err, outB)
+			}
+			effects := e.srv.EffectsByID()
+			if len(effects) != 50 {
+				t.Fatalf("%d distinct operations executed, want 50", len(effects))
+			}
+			for id, n := range effects {
+				if n != 1 {
+					t.Errorf("%s executed %d times", id, n)
+				}
+			}
+		})
 	}
 }

@@ -63,5 +63,15 @@
 //     provider, and bodies over Policy.MaxRecordBytes are not kept.
 //   - Keys derived from bodies that an agent rewrites differ, unless the route
 //     names KeyFields; keys survive restarts only when scope and request do.
+//   - Two operations meant to be distinct but identical in what identifies
+//     them (scope, request, or the route's KeyFields) are one: the second
+//     is replayed. Use distinct scopes, or WithKey.
+//   - A re-send of an in-doubt operation to a de-duplicating provider relies
+//     on the provider still remembering the key; records outlive neither the
+//     provider's retention nor Policy.InDoubtTTL, but a claim abandoned by a
+//     crash is not dated against that retention.
+//   - Credentials added below the Transport (an oauth2 base transport) do
+//     not namespace records: put the tenant in the request, or in WithScope.
+//   - Response bodies are read before RoundTrip returns, except streams.
 //   - Requests sent around the Transport are not seen by it.
 package idemhttp

@@ -14,15 +14,17 @@ var (
 	ErrKeyReused = errors.New("idemhttp: idempotency key reused with a different request")
 
 	// ErrInDoubt means the request may have taken effect and cannot be
-	// re-sent safely: it was written and no definitive answer came back, the
-	// provider does not de-duplicate, and no probe could settle it. The record
-	// stays in doubt: later calls with the same key get ErrInDoubt too, until
-	// it is resolved (Transport.Resolve) or expires.
+	// re-sent safely: it was written and no definitive answer came back (or
+	// a 5xx did), the provider does not de-duplicate, and no probe could
+	// settle it. The record stays in doubt: later calls with the same key get
+	// ErrInDoubt too, until a route's Probe or Transport.Resolve settles it,
+	// or it expires (Policy.InDoubtTTL).
 	ErrInDoubt = errors.New("idemhttp: operation in doubt: it may have taken effect")
 
 	// ErrInFlight means the same operation is running elsewhere (another
 	// goroutine's or process's claim) and did not finish before the context
-	// ended.
+	// ended, or that this call's claim passed to another caller while it
+	// waited to retry (nothing more was sent).
 	ErrInFlight = errors.New("idemhttp: same operation in flight elsewhere")
 
 	// ErrBodyTooLarge means the request body is over Policy.MaxBodyBytes.

@@ -19,6 +19,7 @@ type flights struct {
 type flight struct {
 	done        chan struct{}
 	fingerprint string
+	followers   int          // guarded by flights.mu
 	entry       *cache.Entry // set by the leader when the outcome was recorded or replayed
 }
 
@@ -27,6 +28,7 @@ func (g *flights) join(key, fingerprint string) (*flight, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.m[key]; ok {
+		f.followers++
 		return f, false
 	}
 	if g.m == nil {
@@ -37,11 +39,22 @@ func (g *flights) join(key, fingerprint string) (*flight, bool) {
 	return f, true
 }
 
-// finish ends the leader's flight, publishing entry (may be nil).
-func (g *flights) finish(key string, f *flight, entry *cache.Entry) {
+// finish ends the leader's flight, publishing entry (may be nil). The
+// leader calls it before handing its own response out: when that response
+// was built on entry (aliased), followers get a copy of the header map, so a
+// caller changing its response's headers never races with them.
+func (g *flights) finish(key string, f *flight, entry *cache.Entry, aliased bool) {
 	g.mu.Lock()
 	delete(g.m, key)
+	followers := f.followers
 	g.mu.Unlock()
-	f.entry = entry
+	if followers > 0 && aliased && entry != nil {
+		e := *entry
+		e.Header = entry.Header.Clone()
+		entry = &e
+	}
+	if followers > 0 {
+		f.entry = entry
+	}
 	close(f.done)
 }

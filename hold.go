@@ -3,6 +3,7 @@ package idemhttp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ type hold struct {
 	mu      sync.Mutex
 	renewer *time.Timer
 	settled bool
+	lost    error // set when a renewal was refused: the claim may belong to another caller
 }
 
 func (t *Transport) newHold(key string, token cache.Token) *hold {
@@ -42,10 +44,42 @@ func (h *hold) renew() {
 	if err := h.t.store.Renew(ctx, h.key, h.token, h.t.policy.Lease); err != nil {
 		h.t.log.LogAttrs(ctx, slog.LevelError, "idemhttp: lease renewal failed", slog.String("record", h.key), slog.Any("err", err))
 		if errors.Is(err, cache.ErrFenced) {
+			h.lost = err
 			return
 		}
 	}
 	h.renewer.Reset(h.t.policy.Lease / 2)
+}
+
+// confirm renews the lease synchronously before a send that follows a wait,
+// so a caller whose claim passed to another never sends. A store that cannot
+// answer is tolerated only when failOpen (the provider de-duplicates).
+func (h *hold) confirm(ctx context.Context, failOpen bool) error {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost != nil {
+		return h.lost
+	}
+	sctx, cancel := context.WithTimeout(ctx, h.t.policy.StoreTimeout)
+	defer cancel()
+	err := h.t.store.Renew(sctx, h.key, h.token, h.t.policy.Lease)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, cache.ErrFenced):
+		h.lost = err
+		h.settled = true // nothing left to settle: the record is not ours
+		h.renewer.Stop()
+		return err
+	case failOpen:
+		h.t.log.LogAttrs(ctx, slog.LevelWarn, "idemhttp: cannot confirm claim, sending anyway (provider de-duplicates)",
+			slog.String("record", h.key), slog.Any("err", err))
+		return nil
+	}
+	return fmt.Errorf("confirming claim: %w", err)
 }
 
 // stop ends renewal; a claim not settled by then is released.
@@ -58,6 +92,19 @@ func (h *hold) stop() {
 	})
 }
 
+// abandon ends renewal without touching the record: its lease runs out and
+// the next claim is flagged in doubt. For a call cut short by a panic, when
+// nobody knows whether the request went out.
+func (h *hold) abandon() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.settled = true
+	h.renewer.Stop()
+}
+
 func (h *hold) complete(ctx context.Context, e *cache.Entry, ttl time.Duration) {
 	h.settle(ctx, "complete", func(ctx context.Context) error {
 		err := h.t.store.Complete(ctx, h.key, h.token, e, ttl)
@@ -66,7 +113,15 @@ func (h *hold) complete(ctx context.Context, e *cache.Entry, ttl time.Duration) 
 			// outcome without its body rather than lose it.
 			small := *e
 			small.Body, small.BodyOmitted = nil, true
-			err = h.t.store.Complete(ctx, h.key, h.token, &small, ttl)
+			e = &small
+			err = h.t.store.Complete(ctx, h.key, h.token, e, ttl)
+		}
+		if errors.Is(err, cache.ErrFenced) {
+			// The lease passed to another caller, but this one knows the
+			// outcome: settle the record if it is (still) in doubt.
+			if rerr := h.t.store.Resolve(ctx, h.key, e, ttl); rerr == nil {
+				return nil
+			}
 		}
 		return err
 	})

@@ -68,6 +68,10 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 // The digits are 40 (160 bits), fewer when p.MaxKeyLen requires (never fewer
 // than 16).
 func DeriveKey(req *http.Request, p *providers.Provider) (string, error) {
+	return deriveKey(req, p, false)
+}
+
+func deriveKey(req *http.Request, p *providers.Provider, replaceKeys bool) (string, error) {
 	body, err := readBody(req, 0)
 	if err != nil {
 		return "", err
@@ -75,7 +79,7 @@ func DeriveKey(req *http.Request, p *providers.Provider) (string, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		req.Body = io.NopCloser(bytes.NewReader(body)) // restore what was read
 	}
-	o, err := prepareOp(req, body, p, false)
+	o, err := prepareOp(req, body, p, replaceKeys)
 	if err != nil {
 		return "", err
 	}

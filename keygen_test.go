@@ -498,7 +498,7 @@ func TestDeriveKeyGolden(t *testing.T) {
 		{"sendgrid key fields", providers.SendGrid(),
 			reqSpec{url: "https://api.sendgrid.com/v3/mail/send", contentType: jsonCT, scope: "agent-session-7",
 				body: mailBody("ada@example.com", "Welcome", "Hello Ada")},
-			"v1-ba298aa6a07b1ce79a5c210a9e60c37556fe7dd2"},
+			"v1-deb5001cca6264069d89db9ebcd7180b337ef3c4"},
 		{"generic JSON with query and scope", providers.Generic(),
 			reqSpec{url: "https://orders.test/orders?expand=items&dry_run=false", contentType: jsonCT, scope: "task-42",
 				body: `{"sku":"A-1","qty":2,"price":{"amount":19.90,"currency":"EUR"},"notes":"caf\u00e9 \/ bar"}`},

@@ -3,6 +3,7 @@ package idemhttp
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,7 +47,9 @@ type Policy struct {
 	// returned whole to the caller, and recorded as status and headers only
 	// (cache.Entry.BodyOmitted): a later replay has an empty body and the
 	// header Idempotent-Body-Omitted: true. The operation is never
-	// executed again. Default 1 MiB.
+	// executed again. Streams (text/event-stream, NDJSON) are recorded the
+	// same way at once and reach the caller live; other bodies are read
+	// before RoundTrip returns. Default 1 MiB.
 	MaxRecordBytes int64
 
 	// MaxAttempts bounds the sends of one call, the first included. Default 4.
@@ -136,18 +139,17 @@ func (p *Policy) Keyed(method string) bool { return slices.Contains(p.KeyedMetho
 func (p *Policy) Safe(method string) bool { return slices.Contains(p.SafeMethods, method) }
 
 // Recordable reports whether a final response with status is a definitive
-// outcome worth replaying: 2xx and definitive 4xx. 408, 409, 425, 429 and
-// every 5xx are not: they release the claim, so a later call may try again
-// with the same key.
+// outcome worth replaying: 2xx and definitive 4xx (400 validation, 402
+// declined, 422 …). Not recorded, so that a later call may try again with the
+// same key: 401, 403 and 404 (credentials, permissions and resources change),
+// 408, 409, 425, 429, and every 5xx.
 func Recordable(status int) bool {
-	switch {
-	case status >= 200 && status < 300:
-		return true
-	case status >= 400 && status < 500:
-		return status != http.StatusRequestTimeout && status != http.StatusConflict &&
-			status != http.StatusTooEarly && status != http.StatusTooManyRequests
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+		http.StatusRequestTimeout, http.StatusConflict, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
 	}
-	return false
+	return status >= 200 && status < 300 || status >= 400 && status < 500
 }
 
 // recordTTL is the record lifetime for provider p.
@@ -197,6 +199,9 @@ func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if secs < 0 {
 			return 0, false
+		}
+		if secs > int64(math.MaxInt64/time.Second) {
+			return math.MaxInt64, true // beyond any cap
 		}
 		return time.Duration(secs) * time.Second, true
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/idemhttp/idemhttp/cache"
@@ -84,6 +85,17 @@ func entryFrom(resp *http.Response, limit int64, now time.Time) *cache.Entry {
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	return e
+}
+
+// streaming reports whether a content type is a stream that must reach the
+// caller as it arrives rather than be buffered for the record.
+func streaming(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	switch strings.ToLower(strings.TrimSpace(mt)) {
+	case "text/event-stream", "application/x-ndjson", "application/jsonl", "application/stream+json":
+		return true
+	}
+	return false
 }
 
 // readUpTo reads r to its end or to limit+1 bytes, whichever comes first.

@@ -88,7 +88,7 @@ func (t *Transport) Provider(host string) *providers.Provider {
 // DeriveKey returns the key req would carry, without sending it. req's body
 // is read and restored.
 func (t *Transport) DeriveKey(req *http.Request) (string, error) {
-	return DeriveKey(req, t.Provider(req.URL.Hostname()))
+	return deriveKey(req, t.Provider(req.URL.Hostname()), t.policy.ReplaceKeys)
 }
 
 // RoundTrip implements http.RoundTripper. It never modifies req.
@@ -128,19 +128,18 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 	for {
 		f, leader := t.flights.join(o.recordKey, o.fingerprint)
 		if leader {
-			resp, err := x.run()
-			t.flights.finish(o.recordKey, f, x.entry)
-			return resp, err
+			defer func() { t.flights.finish(o.recordKey, f, x.entry, x.entryAliased) }()
+			return x.run()
 		}
 		select {
 		case <-f.done:
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: %w", ErrInFlight, context.Cause(ctx))
 		}
-		if f.fingerprint != o.fingerprint {
-			return nil, fmt.Errorf("%w: key %s", ErrKeyReused, o.key)
-		}
 		if f.entry != nil {
+			if f.fingerprint != o.fingerprint {
+				return nil, fmt.Errorf("%w: key %s", ErrKeyReused, o.key)
+			}
 			return replayResponse(req.WithContext(ctx), f.entry, true), nil
 		}
 		// The leader recorded nothing (released, in doubt, failed): take
@@ -181,7 +180,10 @@ type exchange struct {
 	ctx     context.Context
 	hold    *hold        // the claim, nil when the store is bypassed (fail open)
 	inDoubt bool         // an earlier call may have executed the operation
+	resent  bool         // an earlier attempt of this call was written
 	entry   *cache.Entry // what was recorded or replayed, for single-flight followers
+	// entryAliased: the caller's response shares entry's header map.
+	entryAliased bool
 }
 
 // run claims the record and acts on what the store says.
@@ -194,11 +196,11 @@ func (x *exchange) run() (*http.Response, error) {
 		}
 		t.log.LogAttrs(x.ctx, slog.LevelWarn, "idemhttp: store unavailable, sending unrecorded (provider de-duplicates)",
 			slog.String("key", o.key), slog.Any("err", err))
-		return x.send()
+		return x.send(true)
 	}
 	switch c.Outcome {
 	case cache.Completed:
-		x.entry = c.Entry
+		x.entry, x.entryAliased = c.Entry, true // the response below is built on it
 		t.log.LogAttrs(x.ctx, slog.LevelDebug, "idemhttp: replay", slog.String("key", o.key))
 		return replayResponse(x.req.WithContext(x.ctx), c.Entry, false), nil
 	case cache.Mismatch:
@@ -208,8 +210,18 @@ func (x *exchange) run() (*http.Response, error) {
 		return nil, fmt.Errorf("%w: unexpected claim outcome %v", cache.ErrUnavailable, c.Outcome)
 	}
 	x.hold, x.inDoubt = t.newHold(o.recordKey, c.Token), c.InDoubt
-	defer x.hold.stop()
+	defer func() {
+		if p := recover(); p != nil {
+			// Cut short: nobody knows whether the request went out, so the
+			// record is neither released nor completed. Its lease runs out
+			// and the next claim is in doubt.
+			x.hold.abandon()
+			panic(p)
+		}
+		x.hold.stop()
+	}()
 	route := o.route
+	fresh := true
 	switch {
 	case c.InDoubt && (o.provider.Dedup || route != nil && route.AtLeastOnce):
 		t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: re-sending in-doubt operation with the same key", slog.String("key", o.key))
@@ -217,11 +229,12 @@ func (x *exchange) run() (*http.Response, error) {
 		if resp, done, err := x.probe(); done || err != nil {
 			return resp, err
 		}
+		fresh = false
 	case c.InDoubt:
 		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
 		return nil, fmt.Errorf("%w: key %s: an earlier attempt may have taken effect and %s does not de-duplicate", ErrInDoubt, o.key, o.provider.Name)
 	}
-	return x.send()
+	return x.send(fresh)
 }
 
 // claim claims the record, waiting while another caller holds it.
@@ -242,10 +255,9 @@ func (x *exchange) claim() (cache.Claim, error) {
 		// Held elsewhere: wait for it to finish or for its lease to end.
 		wait := min(poll, max(time.Until(c.Until), 0)+time.Millisecond)
 		poll = min(poll*2, 250*time.Millisecond)
-		if w, ok := t.store.(cache.Waiter); ok {
-			err = w.Wait(x.ctx, o.recordKey, time.Now().Add(max(time.Until(c.Until), 0)+time.Millisecond))
-		} else {
-			err = sleep(x.ctx, wait)
+		w, ok := t.store.(cache.Waiter)
+		if !ok || w.Wait(x.ctx, o.recordKey, time.Now().Add(max(time.Until(c.Until), 0)+time.Millisecond)) != nil {
+			sleep(x.ctx, wait) // no notifications, or they failed: poll
 		}
 		if x.ctx.Err() != nil {
 			return c, fmt.Errorf("%w: key %s held elsewhere: %w", ErrInFlight, o.key, context.Cause(x.ctx))
@@ -271,7 +283,9 @@ func (x *exchange) probe() (resp *http.Response, done bool, err error) {
 	t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: probe: already done, recording", slog.String("key", o.key))
 	x.entry = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
 	x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
-	resp.Header.Set(HeaderReplayed, "true")
+	if x.inDoubt {
+		resp.Header.Set(HeaderReplayed, "true") // an earlier call did it
+	}
 	resp.Request = x.req.WithContext(x.ctx)
 	return resp, true, nil
 }

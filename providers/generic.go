@@ -18,5 +18,6 @@ func Generic() Provider {
 		Name:             "generic",
 		KeyHeader:        "Idempotency-Key",
 		InProgressStatus: 409,
+		AccountHeaders:   []string{"X-API-Key"},
 	}
 }

@@ -9,12 +9,13 @@ import "time"
 // as "still running".
 func Adyen() Provider {
 	return Provider{
-		Name:      "adyen",
-		Hosts:     []string{"*.adyen.com", "*.adyenpayments.com"},
-		KeyHeader: "Idempotency-Key",
-		MaxKeyLen: 64,
-		Dedup:     true,
-		Retention: 31 * 24 * time.Hour,
+		Name:           "adyen",
+		Hosts:          []string{"*.adyen.com", "*.adyenpayments.com"},
+		KeyHeader:      "Idempotency-Key",
+		MaxKeyLen:      64,
+		Dedup:          true,
+		Retention:      31 * 24 * time.Hour,
+		AccountHeaders: []string{"X-API-Key"}, // Adyen authenticates with it, not Authorization
 	}
 }
 
@@ -25,12 +26,13 @@ func Adyen() Provider {
 // in-progress answer is not documented consistently, so none is assumed.
 func PayPal() Provider {
 	return Provider{
-		Name:      "paypal",
-		Hosts:     []string{"api-m.paypal.com", "api-m.sandbox.paypal.com", "api.paypal.com", "api.sandbox.paypal.com"},
-		KeyHeader: "PayPal-Request-Id",
-		MaxKeyLen: 108,
-		Dedup:     true,
-		Retention: 6 * time.Hour,
+		Name:           "paypal",
+		Hosts:          []string{"api-m.paypal.com", "api-m.sandbox.paypal.com", "api.paypal.com", "api.sandbox.paypal.com"},
+		KeyHeader:      "PayPal-Request-Id",
+		MaxKeyLen:      108,
+		Dedup:          true,
+		Retention:      6 * time.Hour,
+		AccountHeaders: []string{"PayPal-Auth-Assertion"}, // acting for another merchant
 	}
 }
 

@@ -9,16 +9,21 @@ package providers
 // is never re-sent silently: the call returns ErrInDoubt unless a Probe on the
 // route settles it.
 //
-// POST /v3/mail/send is keyed on sender, recipients, subject and template
-// (KeyFields), not on the body text: an agent whose model rewords the email
-// after a restart still sends one email. The first personalization is used;
-// adjust KeyFields for multi-personalization sends.
+// POST /v3/mail/send is keyed on sender, recipients, subject, template and
+// template data (KeyFields), not on the body text: an agent whose model
+// rewords the email after a restart still sends one email. Two emails with
+// the same sender, recipients, subject and template data in one scope are
+// therefore one email: give distinct emails distinct subjects or data, or
+// distinct scopes. The first personalization is used; adjust KeyFields for
+// multi-personalization sends. A subuser's on-behalf-of header namespaces
+// records like the API key does.
 func SendGrid() Provider {
 	return Provider{
-		Name:      "sendgrid",
-		Hosts:     []string{"api.sendgrid.com"},
-		KeyHeader: "X-Idempotency-Key",
-		Dedup:     false,
+		Name:           "sendgrid",
+		Hosts:          []string{"api.sendgrid.com"},
+		KeyHeader:      "X-Idempotency-Key",
+		Dedup:          false,
+		AccountHeaders: []string{"On-Behalf-Of"},
 		Routes: []Route{{
 			Method: "POST",
 			Path:   "/v3/mail/send",
@@ -28,8 +33,12 @@ func SendGrid() Provider {
 				"/personalizations/0/cc",
 				"/personalizations/0/bcc",
 				"/personalizations/0/subject",
+				"/personalizations/0/dynamic_template_data",
+				"/personalizations/0/substitutions",
+				"/personalizations/0/send_at",
 				"/subject",
 				"/template_id",
+				"/send_at",
 			},
 		}},
 	}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	redisstore "github.com/idemhttp/idemhttp/cache/redis"
+	"github.com/idemhttp/idemhttp/internal/redistest"
+	goredis "github.com/redis/go-redis/v9"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -37,6 +40,13 @@ func stores() []storeCase {
 					t.Errorf("sqlite Close: %v", err)
 				}
 			})
+			return store
+		}},
+		{"redis", func(t *testing.T) cache.Store {
+			srv := redistest.Start(t)
+			client := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+			store := redisstore.New(client)
+			t.Cleanup(func() { store.Close(); client.Close() })
 			return store
 		}},
 	}

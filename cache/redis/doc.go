@@ -42,7 +42,11 @@
 // PUBLISHes on the record's wake channel (prefix+"wake:"+key), and the
 // Store listens with one shared pub/sub connection, opened on the first Wait
 // and closed by Close. Plain PUBLISH reaches subscribers on every node of a
-// Redis Cluster. The transport detects Wait with this interface:
+// Redis Cluster. When pub/sub fails (Redis restarted, the connection cut,
+// SUBSCRIBE refused by an ACL) every Wait is woken to look again, and for a
+// second after that Waits poll instead, returning within 250ms; a Wait may
+// therefore return early, never late. The transport detects Wait with this
+// interface:
 //
 //	type Waiter interface {
 //		Wait(ctx context.Context, key string, until time.Time) error
@@ -51,7 +55,7 @@
 // # Failures
 //
 // Every method is bounded by WithTimeout (default 2s) on top of the caller's
-// context. When Redis cannot be reached or cannot answer (connection refused,
+// context (see New about ContextTimeoutEnabled). When Redis cannot be reached or cannot answer (connection refused,
 // timeout, OOM under maxmemory noeviction, a corrupt record), methods return
 // an error wrapping cache.ErrUnavailable (and the cause, for errors.Is); the
 // transport decides whether to fail open or closed. The go-redis client

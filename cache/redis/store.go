@@ -41,6 +41,12 @@ var errInvalid = errors.New("invalid argument")
 // be a standalone, Sentinel (failover) or Cluster client. The Store does not
 // own the client: Close stops the Store's pub/sub connection but leaves the
 // client open.
+//
+// Create the client with ContextTimeoutEnabled: true where possible: go-redis
+// then cuts socket waits at the per-operation deadline (WithTimeout). With a
+// client that ignores context deadlines the Store still returns at the
+// deadline, but the abandoned command goes on in a goroutine until the
+// client's own ReadTimeout.
 func New(client goredis.UniversalClient, opts ...Option) *Store {
 	cfg := defaultConfig()
 	for _, o := range opts {

@@ -286,3 +286,9 @@ func TestWaitSurvivesRedisRestart(t *testing.T) {
 	}
 	wantReturn(t, done, "wait after restart")
 }
+
+// The transport detects Wait through this interface (cache.Waiter, once the
+// cache package declares it).
+var _ interface {
+	Wait(ctx context.Context, key string, until time.Time) error
+} = (*Store)(nil)

@@ -16,6 +16,10 @@ func invalidAt(offset int, what string) error {
 	return fmt.Errorf("%w: %s at offset %d", ErrInvalid, what, offset)
 }
 
+// errNumberRange is the error for a number beyond the range of a double,
+// which some JSON parsers round to the largest double instead.
+var errNumberRange = fmt.Errorf("%w: number out of the range of a double", ErrInvalid)
+
 // invalid returns an ErrInvalid error with a message.
 func invalid(what string) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, what)

@@ -48,8 +48,11 @@ type jsonState struct {
 	// sorted holds the members of every out-of-order object, sorted; each
 	// such object refers to its run.
 	sorted []span
-	// keys is scratch for sorting members.
-	keys []uint64
+	// keys and order are scratch for sorting members.
+	keys  []uint64
+	order []uint32
+	// orders remembers member orders found, to try them first.
+	orders [1 << orderMemoBits]orderMemo
 	// unordered counts the objects whose members had to be sorted.
 	unordered int
 	// depth is the number of arrays and objects being parsed.
@@ -65,7 +68,7 @@ const slack = 16
 var jsonStatePool = sync.Pool{New: func() any { return new(jsonState) }}
 
 // maxPooledEntries bounds the scratch slices a pooled jsonState keeps.
-const maxPooledEntries = 1 << 16
+const maxPooledEntries = 1 << 18
 
 func getJSONState() *jsonState { return jsonStatePool.Get().(*jsonState) }
 
@@ -74,7 +77,9 @@ func putJSONState(s *jsonState) {
 		cap(s.objects) > maxPooledEntries || cap(s.keys) > maxPooledEntries {
 		return
 	}
-	*s = jsonState{open: s.open[:0], sorted: s.sorted[:0], objects: s.objects[:0], keys: s.keys[:0]}
+	s.src, s.out = nil, nil
+	s.open, s.sorted, s.objects = s.open[:0], s.sorted[:0], s.objects[:0]
+	s.unordered, s.depth = 0, 0
 	jsonStatePool.Put(s)
 }
 
@@ -131,7 +136,7 @@ func (s *jsonState) value(w, i int) (int, int, error) {
 	}
 	switch c := src[i]; {
 	case c == '"':
-		w, i, err := s.string(w, i)
+		w, i, _, err := writeString(src, s.out, w, i)
 		return w, i, err
 	case c == '{':
 		return s.object(w, i)
@@ -225,11 +230,14 @@ func (s *jsonState) object(w, i int) (int, int, error) {
 				return w, i, invalidAt(i, "expected a string for an object member name")
 			}
 			start := w
+			var prefix uint64
 			var err error
-			if w, i, err = s.string(w, i); err != nil {
+			if w, i, prefix, err = writeString(src, s.out, w, i); err != nil {
 				return w, i, err
 			}
-			prefix := namePrefix(s.out, start)
+			if prefix == unknownPrefix {
+				prefix = namePrefix(s.out, start, w)
+			}
 			if inOrder && len(s.open) > first {
 				c := compareUint(previous, prefix)
 				if c == 0 {
@@ -241,13 +249,21 @@ func (s *jsonState) object(w, i int) (int, int, error) {
 				inOrder = c < 0
 			}
 			previous = prefix
-			s.open = append(s.open, openMember{start: start, firstObject: len(s.objects)})
+			s.open = append(s.open, openMember{start: start, firstObject: len(s.objects), prefix: prefix})
 			if i = skipSpace(src, i); i >= len(src) || src[i] != ':' {
 				return w, i, invalidAt(i, "expected ':' after object member name")
 			}
 			s.out[w] = ':'
 			w++
-			if w, i, err = s.value(w, skipSpace(src, i+1)); err != nil {
+			// Strings and numbers, most values, skip the dispatch.
+			if i = skipSpace(src, i+1); i < len(src) && src[i] == '"' {
+				w, i, _, err = writeString(src, s.out, w, i)
+			} else if i < len(src) && src[i]-'0' <= 9 {
+				w, i, err = s.number(w, i)
+			} else {
+				w, i, err = s.value(w, i)
+			}
+			if err != nil {
 				return w, i, err
 			}
 			if i = skipSpace(src, i); i >= len(src) {

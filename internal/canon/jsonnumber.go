@@ -2,6 +2,7 @@ package canon
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 	"strconv"
 )
@@ -75,7 +76,7 @@ func (s *jsonState) number(w, i int) (int, int, error) {
 	}
 	f, err := strconv.ParseFloat(string(src[start:i]), 64)
 	if err != nil { // the syntax is valid: the number is beyond the double range
-		return w, start, invalidAt(start, "number out of the range of a double")
+		return w, start, fmt.Errorf("%w at offset %d", errNumberRange, start)
 	}
 	var buf [maxNumberLen]byte
 	b := appendES6Number(buf[:0], f)

@@ -15,9 +15,11 @@ type openMember struct {
 }
 
 // span is where a member of an out-of-order object lies in the output,
-// name and value, without the comma.
+// name and value, without the comma, and whether objects lie in its value
+// (from index firstObject on).
 type span struct {
 	start, end, firstObject int
+	nested                  bool
 }
 
 // object is where one object lies in the output and how to write it.
@@ -64,51 +66,26 @@ func utf16Byte(c byte) byte {
 	}
 }
 
-// namePrefix returns the first 8 bytes of the decoded name written at
-// out[start] == '"', big-endian, zero-padded, each mapped through
-// utf16Byte: comparing prefixes compares names, and equal prefixes leave the
-// decision to compareNames. out has at least 8 bytes after start+1 (the
-// output slack).
-func namePrefix(out []byte, start int) uint64 {
-	x := binary.LittleEndian.Uint64(out[start+1:])
-	stop := quoteOrBackslash(x)
-	p := bits.ReverseBytes64(x)
-	if stop != 0 {
-		k := bits.TrailingZeros64(stop) >> 3
-		if out[start+1+k] == '\\' {
-			return escapedNamePrefix(out[start+1:])
-		}
-		p &^= ^uint64(0) >> (8 * k)
-	}
-	if p&eachHigh != 0 {
-		p = utf16Prefix(p)
-	}
-	return p
-}
+// unknownPrefix stands for a name prefix not computed yet. No prefix has
+// a byte 0xFF (utf16Byte never returns it), so it is never a real one.
+const unknownPrefix = ^uint64(0)
 
-// escapedNamePrefix is namePrefix for a name with an escape in its first
-// 8 bytes; name starts after the opening quote.
-func escapedNamePrefix(name []byte) uint64 {
+// namePrefix returns the first 8 bytes of the decoded name written at
+// out[start:end] with its quotes, big-endian, zero-padded, each mapped
+// through utf16Byte: comparing prefixes compares names, and equal
+// prefixes leave the decision to compareNames. writeString gives the
+// prefix of plain names for free; this is for the others.
+func namePrefix(out []byte, start, end int) uint64 {
 	var p uint64
+	name := out[start+1 : end]
 	for k := 0; k < 8; k++ {
 		p <<= 8
-		if name[0] != '"' {
-			c, n := decodeCanonicalByte(name)
-			p |= uint64(c)
+		if c, n := decodeCanonicalByte(name); n > 0 {
+			p |= uint64(utf16Byte(c))
 			name = name[n:]
 		}
 	}
-	return utf16Prefix(p)
-}
-
-// utf16Prefix maps each byte of p through utf16Byte.
-func utf16Prefix(p uint64) uint64 {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], p)
-	for k, c := range b {
-		b[k] = utf16Byte(c)
-	}
-	return binary.BigEndian.Uint64(b[:])
+	return p
 }
 
 // compareNames orders the canonical names written at out[a] and out[b]
@@ -197,67 +174,176 @@ func decodeCanonicalByte(s []byte) (byte, int) {
 // sortMembers appends the members of one object, which ends at end, to
 // s.sorted in the order of their names. It reports false when two names
 // are equal.
-//
-// Members are sorted by a key packing the name prefix above the member's
-// index (slices.Sort on integers, the fastest sort at hand); members whose
-// packed prefixes tie are then sorted by a full comparison.
 func (s *jsonState) sortMembers(members []openMember, end int) bool {
+	order, ok := s.memberOrder(members)
+	if !ok {
+		return false
+	}
 	from := len(s.sorted)
-	byName := func(a, b span) int { return compareNames(s.out, a.start, b.start) }
-	if len(members) > 1<<16 {
-		for k, m := range members {
-			s.sorted = append(s.sorted, memberSpan(members, k, end))
+	s.sorted = slices.Grow(s.sorted, len(order))[:from+len(order)]
+	spans, next := s.sorted[from:], len(s.objects)
+	for k, m := range order {
+		spans[k] = memberSpan(members, int(m), end, next)
+	}
+	return true
+}
+
+// memberOrder returns the indexes of members in the order of their names;
+// ok is false when two names are equal.
+//
+// API bodies repeat the same member order again and again (one struct, one
+// order), so the order found for a sequence of names is remembered, keyed
+// by a hash of their prefixes, and tried first: checking that it sorts the
+// names costs one comparison per member, and a wrong guess (a new order,
+// or a hash collision) only costs that check before the sort.
+func (s *jsonState) memberOrder(members []openMember) (order []uint32, ok bool) {
+	h := uint64(len(members))
+	for k := range members {
+		h = bits.RotateLeft64(h, 11) ^ members[k].prefix
+	}
+	h *= 0x9E3779B97F4A7C15
+	entry := &s.orders[h>>(64-orderMemoBits)]
+	if entry.hash == h && len(entry.order) == len(members) {
+		switch s.checkOrder(members, entry.order) {
+		case 0:
+			return nil, false
+		case 1:
+			return entry.order, true
 		}
-		spans := s.sorted[from:]
-		slices.SortFunc(spans, byName)
-		for k := 1; k < len(spans); k++ {
-			if byName(spans[k-1], spans[k]) == 0 {
-				return false
+	}
+	if order, ok = s.sortOrder(members); ok && len(members) <= maxMemoMembers {
+		entry.hash = h
+		entry.order = append(entry.order[:0], order...)
+	}
+	return order, ok
+}
+
+// orderMemo is a remembered member order.
+type orderMemo struct {
+	hash  uint64
+	order []uint32
+}
+
+const (
+	// orderMemoBits sets the number of remembered member orders.
+	orderMemoBits = 6
+	// maxMemoMembers bounds the size of a remembered order.
+	maxMemoMembers = 256
+)
+
+// checkOrder returns 1 when order sorts the members' names, 0 when it
+// finds two equal names, and -1 otherwise.
+func (s *jsonState) checkOrder(members []openMember, order []uint32) int {
+	for k := 1; k < len(order); k++ {
+		a, b := &members[order[k-1]], &members[order[k]]
+		if a.prefix < b.prefix {
+			continue
+		}
+		if a.prefix > b.prefix {
+			return -1
+		}
+		switch c := compareNames(s.out, a.start, b.start); {
+		case c == 0:
+			return 0
+		case c > 0:
+			return -1
+		}
+	}
+	return 1
+}
+
+// sortOrder sorts the members' indexes by name; ok is false when two names
+// are equal. The indexes are sorted packed under the name prefixes, as
+// integers (the fastest sort at hand); members whose packed prefixes tie
+// are then ordered by a full comparison.
+func (s *jsonState) sortOrder(members []openMember) (order []uint32, ok bool) {
+	order = slices.Grow(s.order[:0], len(members))[:len(members)]
+	s.order = order
+	if len(members) > 1<<16 {
+		for k := range order {
+			order[k] = uint32(k)
+		}
+		byName := func(a, b uint32) int { return compareNames(s.out, members[a].start, members[b].start) }
+		slices.SortFunc(order, byName)
+		for k := 1; k < len(order); k++ {
+			if byName(order[k-1], order[k]) == 0 {
+				return nil, false
 			}
 		}
-		return true
+		return order, true
 	}
 	shift := 8 // 7 prefix bytes, up to 256 members
 	if len(members) > 1<<8 {
 		shift = 16 // 6 prefix bytes
 	}
-	keys := s.keys[:0]
-	for k := range members {
-		keys = append(keys, members[k].prefix>>shift<<shift|uint64(k))
-	}
-	slices.Sort(keys)
-	index := uint64(1)<<shift - 1
-	for _, key := range keys {
-		s.sorted = append(s.sorted, memberSpan(members, int(key&index), end))
-	}
-	spans := s.sorted[from:]
+	keys := slices.Grow(s.keys[:0], len(members))[:len(members)]
 	s.keys = keys
+	for k := range members {
+		keys[k] = members[k].prefix>>shift<<shift | uint64(k)
+	}
+	sortKeys(keys)
+	index := uint64(1)<<shift - 1
+	for k, key := range keys {
+		order[k] = uint32(key & index)
+	}
 	for a := 0; a < len(keys); {
 		b := a + 1
 		for b < len(keys) && keys[b]>>shift == keys[a]>>shift {
 			b++
 		}
-		if b-a > 1 {
-			run := spans[a:b]
-			slices.SortFunc(run, byName)
-			for k := 1; k < len(run); k++ {
-				if byName(run[k-1], run[k]) == 0 {
-					return false
-				}
-			}
+		if b-a > 1 && !s.sortByName(members, order[a:b]) {
+			return nil, false
 		}
 		a = b
+	}
+	return order, true
+}
+
+// sortByName sorts the few members whose names share a prefix by
+// insertion, with full comparisons. Insertion compares every pair that
+// ends up adjacent, so it also finds equal names: it reports false then.
+func (s *jsonState) sortByName(members []openMember, order []uint32) bool {
+	for k := 1; k < len(order); k++ {
+		for j := k; j > 0; j-- {
+			c := compareNames(s.out, members[order[j-1]].start, members[order[j]].start)
+			if c == 0 {
+				return false
+			}
+			if c < 0 {
+				break
+			}
+			order[j-1], order[j] = order[j], order[j-1]
+		}
 	}
 	return true
 }
 
-// memberSpan returns the span of members[k] in an object that ends at end.
-func memberSpan(members []openMember, k, end int) span {
-	e := end - 1 // before '}'
-	if k+1 < len(members) {
-		e = members[k+1].start - 1 // before ','
+// sortKeys sorts keys: by insertion when they are few, as objects'
+// members mostly are, else with slices.Sort.
+func sortKeys(keys []uint64) {
+	if len(keys) > 32 {
+		slices.Sort(keys)
+		return
 	}
-	return span{start: members[k].start, end: e, firstObject: members[k].firstObject}
+	for k := 1; k < len(keys); k++ {
+		key, j := keys[k], k
+		for ; j > 0 && keys[j-1] > key; j-- {
+			keys[j] = keys[j-1]
+		}
+		keys[j] = key
+	}
+}
+
+// memberSpan returns the span of members[k] in an object that ends at end,
+// after which the next object recorded will have index nextObject.
+func memberSpan(members []openMember, k, end, nextObject int) span {
+	m := span{start: members[k].start, end: end - 1, firstObject: members[k].firstObject} // before '}'
+	if k+1 < len(members) {
+		m.end = members[k+1].start - 1 // before ','
+		nextObject = members[k+1].firstObject
+	}
+	m.nested = m.firstObject < nextObject
+	return m
 }
 
 // reorder rewrites out[base:], the document with every object's members in
@@ -302,7 +388,7 @@ func (s *jsonState) emitObject(buf []byte, w, r int) int {
 			buf[w] = ','
 			w++
 		}
-		if m.firstObject < len(s.objects) && s.objects[m.firstObject].start < m.end {
+		if m.nested {
 			w, _ = s.emitRange(buf, w, m.start, m.end, m.firstObject)
 		} else {
 			w += copy(buf[w:], buf[m.start:m.end])

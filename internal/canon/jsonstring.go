@@ -32,15 +32,37 @@ func stopBytes(x uint64) uint64 {
 	return ((x-eachSpace)&^x | (q-eachByte)&^q | (b-eachByte)&^b) & eachHigh
 }
 
-// string writes the canonical form of the string at src[i] == '"' and
-// returns the new cursor and the offset just past the string. Plain text,
-// ASCII without quote, backslash or control characters, is copied 8 bytes
-// at a time while it is checked; anything else goes to textSpecial.
-func (s *jsonState) string(w, i int) (next, read int, err error) {
-	src, out := s.src, s.out
+// writeString writes the canonical form of the string at src[i] == '"' to
+// out[w:] and returns the new cursor and the offset just past the string.
+// Plain text, ASCII without quote, backslash or control characters, is
+// copied 8 bytes at a time while it is checked; anything else goes to
+// textSpecial.
+//
+// It also returns the string's prefix as a member name (see namePrefix)
+// when its first 8 bytes are plain text, which costs nothing here, and
+// unknownPrefix otherwise.
+func writeString(src, out []byte, w, i int) (next, read int, prefix uint64, err error) {
 	out[w] = '"'
 	w++
 	i++
+	prefix = unknownPrefix
+	if i+8 <= len(src) {
+		x := binary.LittleEndian.Uint64(src[i:])
+		binary.LittleEndian.PutUint64(out[w:], x)
+		if m := specialBytes(x); m == 0 {
+			prefix = bits.ReverseBytes64(x)
+			i += 8
+			w += 8
+		} else {
+			k := bits.TrailingZeros64(m) >> 3
+			i += k
+			w += k
+			if src[i] == '"' {
+				out[w] = '"'
+				return w + 1, i + 1, bits.ReverseBytes64(x) &^ (^uint64(0) >> (8 * k)), nil
+			}
+		}
+	}
 	for {
 		if i+8 <= len(src) {
 			x := binary.LittleEndian.Uint64(src[i:])
@@ -61,15 +83,15 @@ func (s *jsonState) string(w, i int) (next, read int, err error) {
 				w++
 			}
 			if i >= len(src) {
-				return w, i, invalidAt(i, "unterminated string")
+				return w, i, prefix, invalidAt(i, "unterminated string")
 			}
 		}
 		if src[i] == '"' {
 			out[w] = '"'
-			return w + 1, i + 1, nil
+			return w + 1, i + 1, prefix, nil
 		}
 		if w, i, err = textSpecial(src, out, w, i); err != nil {
-			return w, i, err
+			return w, i, prefix, err
 		}
 	}
 }

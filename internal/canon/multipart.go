@@ -49,6 +49,10 @@ func AppendMultipart(dst []byte, contentType string, body []byte) ([]byte, error
 		}
 		parts++
 	}
+	if parts == 0 && !bytes.Contains(body, []byte("--"+params["boundary"])) {
+		// The reader takes a body without any delimiter for a preamble.
+		return dst[:base], invalid("multipart body without a boundary delimiter")
+	}
 	return insertUvarint(dst, base, parts), nil
 }
 

@@ -1,0 +1,100 @@
+package redis
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/internal/redistest"
+)
+
+// BenchmarkClaimComplete: one operation's store work, a claim of a new key
+// and its completion (two round trips).
+func BenchmarkClaimComplete(b *testing.B) {
+	s := newTestStore(b, redistest.Start(b).Client())
+	ctx := b.Context()
+	entry := testEntry()
+	for i := 0; b.Loop(); i++ {
+		key := fmt.Sprint("k", i)
+		c := mustClaim(b, s, key, cache.Acquired)
+		if err := s.Complete(ctx, key, c.Token, entry, longTTL); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReplay: a claim of a completed record, which returns its entry
+// (one round trip), with a client that leaves deadlines to the Store (each
+// call then runs in a guard goroutine, see call) and with one created with
+// ContextTimeoutEnabled (called directly).
+func BenchmarkReplay(b *testing.B) {
+	srv := redistest.Start(b)
+	for _, honours := range []bool{false, true} {
+		b.Run(fmt.Sprint("ContextTimeoutEnabled=", honours), func(b *testing.B) {
+			client := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: honours})
+			b.Cleanup(func() { _ = client.Close() })
+			s := newTestStore(b, client)
+			c := mustClaim(b, s, "k", cache.Acquired)
+			if err := s.Complete(b.Context(), "k", c.Token, testEntry(), longTTL); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				mustClaim(b, s, "k", cache.Completed)
+			}
+		})
+	}
+}
+
+// BenchmarkHandoff: a waiter on one Store listens for a record held through
+// another; the holder completes it. Reported: the time from the start of
+// Complete until the waiter's Wait returned (handoff-µs, median and p99),
+// beside Complete's own round trip (complete-µs, median). ns/op covers the
+// whole cycle (claim, subscribe, complete, wake, unsubscribe).
+func BenchmarkHandoff(b *testing.B) {
+	srv := redistest.Start(b)
+	holder := newTestStore(b, srv.Client())
+	waiter, listens := listening(b, srv.Client(), WithPrefix(holder.cfg.prefix))
+	ctx := b.Context()
+	entry := testEntry()
+	var handoff, complete []time.Duration
+	for i := 0; b.Loop(); i++ {
+		key := fmt.Sprint("k", i)
+		c := mustClaim(b, holder, key, cache.Acquired)
+		woke := make(chan time.Time, 1)
+		go func() {
+			err := waiter.Wait(ctx, key, time.Now().Add(longLease))
+			if err != nil {
+				b.Error(err)
+			}
+			woke <- time.Now()
+		}()
+		if got := <-listens; got != key {
+			b.Fatalf("waiter listens on %q, want %q", got, key)
+		}
+		start := time.Now()
+		if err := holder.Complete(ctx, key, c.Token, entry, longTTL); err != nil {
+			b.Fatal(err)
+		}
+		complete = append(complete, time.Since(start))
+		handoff = append(handoff, (<-woke).Sub(start))
+	}
+	b.ReportMetric(micros(percentile(handoff, 50)), "handoff-µs-median")
+	b.ReportMetric(micros(percentile(handoff, 99)), "handoff-µs-p99")
+	b.ReportMetric(micros(percentile(complete, 50)), "complete-µs-median")
+}
+
+// percentile returns the p-th percentile of ds (nearest rank).
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	return sorted[(len(sorted)-1)*p/100]
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
