@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -75,7 +76,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 	idem := func() *http.Client {
 		return &http.Client{Transport: idemhttp.New(idemhttp.WithBase(newBase()),
-			idemhttp.WithStore(cache.NewMemory(cache.WithMaxEntries(1<<20))),
+			idemhttp.WithStore(cache.NewMemory()),
 			idemhttp.WithProviders(providers.Stripe()))}
 	}
 	b.Run("plain", func(b *testing.B) {
@@ -208,4 +209,56 @@ func BenchmarkRoundTripRedis(b *testing.B) {
 		benchPost(b, c, srv.URL, bodies[0])
 		parallel(b, c, false)
 	})
+}
+
+// instantTransport answers at once, like a server at zero distance: what
+// idemhttp adds on top of it is its own cost per call.
+type instantTransport struct{}
+
+func (instantTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	const body = `{"id":"ch_3MmlLrLkdIwHu7ix0snN0B15","object":"charge","amount":2000,"status":"succeeded"}`
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+}
+
+// BenchmarkOverhead measures idemhttp's own cost per 1 KiB JSON POST, with
+// a base transport that answers instantly: direct call vs first call vs
+// replay.
+func BenchmarkOverhead(b *testing.B) {
+	const size = 1 << 10
+	bodies := make([][]byte, 4096)
+	for i := range bodies {
+		bodies[i] = benchBody(size, i)
+	}
+	do := func(b *testing.B, rt http.RoundTripper, fresh bool) {
+		b.SetBytes(size)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			ctx, body := context.Background(), bodies[0]
+			if fresh {
+				ctx, body = idemhttp.WithScope(ctx, strconv.Itoa(i)), bodies[i%len(bodies)]
+			}
+			req, _ := http.NewRequestWithContext(ctx, "POST", "https://api.stripe.com/v1/charges", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer sk_test_123")
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	idem := func() http.RoundTripper {
+		return idemhttp.New(idemhttp.WithBase(instantTransport{}),
+			idemhttp.WithStore(cache.NewMemory()),
+			idemhttp.WithProviders(providers.Stripe()))
+	}
+	b.Run("direct", func(b *testing.B) { do(b, instantTransport{}, true) })
+	b.Run("idemhttp-first", func(b *testing.B) { do(b, idem(), true) })
+	b.Run("idemhttp-replay", func(b *testing.B) { do(b, idem(), false) })
 }

@@ -37,7 +37,7 @@ type op struct {
 	key         string // the idempotency key, as the provider sees it (before FormatKey)
 	derived     bool   // key derived by idemhttp (false: explicit or set by the caller)
 	fingerprint string
-	recordKey   string // namespaced key in the store
+	recordKey   string // namespaced key in the store, set by the transport
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -128,7 +128,6 @@ func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKey
 			o.fingerprint = hex.EncodeToString(sum[16:32])
 		}
 	}
-	o.recordKey = recordKey(req, p, o.key)
 	return o, nil
 }
 

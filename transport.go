@@ -116,6 +116,7 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 	if err != nil {
 		return nil, err
 	}
+	o.recordKey = recordKey(req, prov, o.key)
 	if prov.KeyHeader == "" && prov.KeyField != "" {
 		if _, had := existingKey(req, body, prov); !had || t.policy.ReplaceKeys {
 			if body, err = setJSONStringField(body, prov.KeyField, o.key); err != nil {
@@ -161,6 +162,7 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 	if err != nil {
 		return err
 	}
+	o.recordKey = recordKey(req, prov, o.key)
 	var e *cache.Entry
 	if resp != nil {
 		e = entryFrom(resp, t.policy.MaxRecordBytes, t.now())

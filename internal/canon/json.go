@@ -84,11 +84,17 @@ func putJSONState(s *jsonState) {
 }
 
 // canonicalize is AppendJSON on a state.
+//
+// The document is first written lifted above its final place, at
+// base+lift, so that when objects must be reordered the final form can be
+// written straight to base, below the first one; when none must, the
+// first one moves down. Most bodies have some object out of order.
 func (s *jsonState) canonicalize(dst, src []byte) ([]byte, error) {
 	base := len(dst)
+	lift := len(src) + slack
 	s.src = src
-	s.out = atCapacity(slices.Grow(dst, len(src)+slack))
-	w, i, err := s.value(base, skipSpace(src, 0))
+	s.out = atCapacity(slices.Grow(dst, lift+len(src)+slack))
+	w, i, err := s.value(base+lift, skipSpace(src, 0))
 	if err == nil {
 		if i = skipSpace(src, i); i != len(src) {
 			err = invalidAt(i, "data after the JSON value")
@@ -97,11 +103,21 @@ func (s *jsonState) canonicalize(dst, src []byte) ([]byte, error) {
 	if err != nil {
 		return s.out[:base], err
 	}
-	out := s.out[:w]
-	if s.unordered > 0 {
-		out = s.reorder(out, base)
+	start, n := base+lift, w-base-lift
+	if s.unordered == 0 {
+		copy(s.out[base:], s.out[start:w])
+		return s.out[:base+n], nil
 	}
-	return out, nil
+	to := base
+	if n > lift { // numbers grew: write after the first form instead
+		to = w
+		s.out = atCapacity(slices.Grow(s.out[:w], n))
+	}
+	s.emitRange(s.out, to, start, w, 0)
+	if to != base {
+		copy(s.out[base:], s.out[to:to+n])
+	}
+	return s.out[:base+n], nil
 }
 
 // atCapacity returns b extended to its capacity.

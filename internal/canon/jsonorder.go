@@ -346,18 +346,6 @@ func memberSpan(members []openMember, k, end, nextObject int) span {
 	return m
 }
 
-// reorder rewrites out[base:], the document with every object's members in
-// document order, so that each out-of-order object has its members in
-// sorted order. It writes the result once after the end of out, then moves
-// it down.
-func (s *jsonState) reorder(out []byte, base int) []byte {
-	end := len(out)
-	buf := atCapacity(slices.Grow(out, end-base))
-	w, _ := s.emitRange(buf, end, base, end, 0)
-	copy(buf[base:], buf[end:w])
-	return buf[:end]
-}
-
 // emitRange copies buf[start:end] to buf[w:], rewriting the objects
 // recorded from index r on that begin inside it. It returns the new cursor
 // and the index of the first object after the range.

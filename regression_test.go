@@ -1,7 +1,8 @@
 package idemhttp_test
 
-// Reviewer's tests: each proves a defect found in review (they fail until
-// the defect is fixed). See the review report for causes and fixes.
+// Regression tests: each one failed on a defect found in review, and guards
+// its fix (net/http's own re-send of keyed requests, a lost lease, unbounded
+// probe loops, panics, tenancy headers, template emails, streaming bodies).
 
 import (
 	"context"
@@ -43,7 +44,7 @@ func reviewProbe(calls *atomic.Int32) providers.Probe {
 // (the key header is Idempotency-Key, which net/http treats as "replayable")
 // is re-sent by net/http itself when the reused connection breaks after the
 // server processed it. GetBody=nil does not stop that for an empty body.
-func TestReviewEmptyBodyPostNotResentByNetHTTP(t *testing.T) {
+func TestEmptyBodyPostNotResentByNetHTTP(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
 	// Warm a keep-alive connection to the host.
@@ -64,7 +65,7 @@ func TestReviewEmptyBodyPostNotResentByNetHTTP(t *testing.T) {
 // doubt -> probe "not done" -> re-send loops without counting attempts, without
 // backoff and without MaxElapsed: a server that always resets after reading
 // the request is hammered forever.
-func TestReviewProbeLoopBoundedByMaxAttempts(t *testing.T) {
+func TestProbeLoopBoundedByMaxAttempts(t *testing.T) {
 	e := newEnv(t)
 	var calls atomic.Int32
 	e.withProbe(reviewProbe(&calls), false)
@@ -87,7 +88,7 @@ func (noRenewStore) Renew(context.Context, string, cache.Token, time.Duration) e
 
 // A holder that could not renew its lease keeps re-sending after another
 // process took the record over: two emails.
-func TestReviewHolderThatLostLeaseDoesNotResend(t *testing.T) {
+func TestHolderThatLostLeaseDoesNotResend(t *testing.T) {
 	e := newEnv(t)
 	e.policy.Lease = 200 * time.Millisecond
 	var calls atomic.Int32
@@ -128,7 +129,7 @@ func (p *panicAfterSend) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // A panic under RoundTrip leaves the single-flight entry behind (every later
 // call on the key waits forever) and releases a claim whose request was sent.
-func TestReviewPanicDoesNotPoisonOrRelease(t *testing.T) {
+func TestPanicDoesNotPoisonOrRelease(t *testing.T) {
 	e := newEnv(t)
 	tr := e.transport(idemhttp.WithBase(&panicAfterSend{base: e.base}))
 	newReq := func(ctx context.Context) *http.Request {
@@ -164,7 +165,7 @@ func TestReviewPanicDoesNotPoisonOrRelease(t *testing.T) {
 
 // Adyen authenticates with X-API-Key, which is not an AccountHeader: two
 // merchants using the same explicit key share one record.
-func TestReviewAdyenTenantsNamespaced(t *testing.T) {
+func TestAdyenTenantsNamespaced(t *testing.T) {
 	e := newEnv(t)
 	adyen := providers.Adyen()
 	adyen.Hosts = []string{"checkout-test.adyen.test"}
@@ -190,7 +191,7 @@ func TestReviewAdyenTenantsNamespaced(t *testing.T) {
 // Two different transactional template emails (same recipient and template,
 // different order data) are one operation for SendGrid's KeyFields: the
 // second receipt is replayed and never sent.
-func TestReviewSendGridTemplateEmailsDistinct(t *testing.T) {
+func TestSendGridTemplateEmailsDistinct(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
 	ctx := idemhttp.WithScope(context.Background(), "shop")
@@ -209,7 +210,7 @@ func TestReviewSendGridTemplateEmailsDistinct(t *testing.T) {
 
 // Transport.DeriveKey claims to return "the key req would carry", but ignores
 // Policy.ReplaceKeys.
-func TestReviewDeriveKeyHonoursReplaceKeys(t *testing.T) {
+func TestDeriveKeyHonoursReplaceKeys(t *testing.T) {
 	e := newEnv(t)
 	e.policy.ReplaceKeys = true
 	tr := e.transport()
@@ -250,7 +251,7 @@ func (u untraced) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // Without a WroteRequest event, a request that was sent is taken for "not
 // written" and re-sent to a provider that does not de-duplicate.
-func TestReviewUntracedBaseNotRetriedBlindly(t *testing.T) {
+func TestUntracedBaseNotRetriedBlindly(t *testing.T) {
 	e := newEnv(t)
 	e.srv.Inject("POST", "/bookings", faultserver.LostAckFault())
 	c := &http.Client{Transport: e.transport(idemhttp.WithBase(untraced{e.base}))}
@@ -263,7 +264,7 @@ func TestReviewUntracedBaseNotRetriedBlindly(t *testing.T) {
 // A probe that finds the effect of THIS call's own lost attempt reports it as
 // Replayed, though Replayed's doc says a response to an operation executed
 // during this call is not a replay.
-func TestReviewProbeAfterOwnSendNotReplayed(t *testing.T) {
+func TestProbeAfterOwnSendNotReplayed(t *testing.T) {
 	e := newEnv(t)
 	var calls atomic.Int32
 	e.withProbe(reviewProbe(&calls), false)
@@ -279,7 +280,7 @@ func TestReviewProbeAfterOwnSendNotReplayed(t *testing.T) {
 
 // A streamed response (SSE from an LLM API, POST) does not reach the caller
 // until the stream ends: RoundTrip reads the body to record it first.
-func TestReviewStreamingResponseNotBuffered(t *testing.T) {
+func TestStreamingResponseNotBuffered(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
