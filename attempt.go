@@ -231,7 +231,17 @@ func newBackoff(p *Policy) backoff.BackOff {
 	return b
 }
 
-func bodyReader(body []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(body)) }
+// byteBody is a request or response body over bytes in memory: one
+// allocation where io.NopCloser(bytes.NewReader(b)) takes two.
+type byteBody struct{ bytes.Reader }
+
+func (*byteBody) Close() error { return nil }
+
+func bodyReader(body []byte) io.ReadCloser {
+	b := &byteBody{}
+	b.Reset(body)
+	return b
+}
 
 func getBody(body []byte) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return bodyReader(body), nil }

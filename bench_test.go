@@ -34,6 +34,23 @@ func benchBody(size, n int) []byte {
 	return b.Bytes()
 }
 
+// benchBodies returns 4096 distinct 1 KiB JSON bodies.
+func benchBodies(size int) [][]byte {
+	bodies := make([][]byte, 4096)
+	for i := range bodies {
+		bodies[i] = benchBody(size, i)
+	}
+	return bodies
+}
+
+// benchBase returns a plain transport keeping conns idle connections.
+func benchBase(b *testing.B, conns int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = conns
+	b.Cleanup(t.CloseIdleConnections)
+	return t
+}
+
 func benchServer(b *testing.B) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -64,16 +81,8 @@ func benchPost(b *testing.B, c *http.Client, url string, body []byte) {
 func BenchmarkRoundTrip(b *testing.B) {
 	srv := benchServer(b)
 	const size = 1 << 10
-	newBase := func() *http.Transport {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		b.Cleanup(t.CloseIdleConnections)
-		return t
-	}
-	bodies := make([][]byte, 4096)
-	for i := range bodies {
-		bodies[i] = benchBody(size, i)
-	}
+	newBase := func() *http.Transport { return benchBase(b, 64) }
+	bodies := benchBodies(size)
 	idem := func() *http.Client {
 		return &http.Client{Transport: idemhttp.New(idemhttp.WithBase(newBase()),
 			idemhttp.WithStore(cache.NewMemory()),
@@ -160,16 +169,8 @@ func BenchmarkRoundTripRedis(b *testing.B) {
 	srv := benchServer(b)
 	redis := redistest.Start(b)
 	const size, goroutines = 1 << 10, 64
-	newBase := func() *http.Transport {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = goroutines
-		b.Cleanup(t.CloseIdleConnections)
-		return t
-	}
-	bodies := make([][]byte, 4096)
-	for i := range bodies {
-		bodies[i] = benchBody(size, i)
-	}
+	newBase := func() *http.Transport { return benchBase(b, goroutines) }
+	bodies := benchBodies(size)
 	idem := func() *http.Client {
 		client := goredis.NewClient(&goredis.Options{Addr: redis.Addr(), ContextTimeoutEnabled: true, PoolSize: goroutines})
 		store := redisstore.New(client)
@@ -230,10 +231,7 @@ func (instantTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // replay.
 func BenchmarkOverhead(b *testing.B) {
 	const size = 1 << 10
-	bodies := make([][]byte, 4096)
-	for i := range bodies {
-		bodies[i] = benchBody(size, i)
-	}
+	bodies := benchBodies(size)
 	do := func(b *testing.B, rt http.RoundTripper, fresh bool) {
 		b.SetBytes(size)
 		b.ReportAllocs()

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,11 +202,11 @@ func TestCrashAfterEffectNoDedupProvider(t *testing.T) {
 		t.Fatalf("email re-sent after the crash: %d sends", n)
 	}
 	// With a probe, the restarted agent settles it without sending.
-	var calls int
+	var calls atomic.Int32
 	e.withProbe(lookupProbe(&calls), false)
 	r := crashOps["email"](idemhttp.WithScope(context.Background(), crashScope), e.client())
-	if r.err != nil || !idemhttp.Replayed(r.resp) || calls != 1 || e.srv.RouteEffects("POST", "/v3/mail/send") != 1 {
-		t.Fatalf("probe after restart: %v (probe calls %d)", r.err, calls)
+	if r.err != nil || !idemhttp.Replayed(r.resp) || calls.Load() != 1 || e.srv.RouteEffects("POST", "/v3/mail/send") != 1 {
+		t.Fatalf("probe after restart: %v (probe calls %d)", r.err, calls.Load())
 	}
 }
 

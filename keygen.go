@@ -308,23 +308,17 @@ func existingKey(req *http.Request, body []byte, p *providers.Provider) (string,
 // credentials (Authorization and the provider's account headers), so two
 // tenants never see each other's records. Credentials are never stored.
 func recordKey(req *http.Request, p *providers.Provider, key string) string {
-	h := sha256.New()
-	io.WriteString(h, req.Header.Get("Authorization"))
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	creds := appendLenString((*bp)[:0], req.Header.Get("Authorization"))
 	for _, name := range p.AccountHeaders {
-		h.Write([]byte{0})
-		io.WriteString(h, req.Header.Get(name))
+		creds = appendLenString(creds, req.Header.Get(name))
 	}
-	var sum [32]byte
-	var b strings.Builder
-	b.Grow(len(p.Name) + len(key) + 24)
-	b.WriteString(p.Name)
-	b.WriteByte('/')
+	*bp = creds
+	sum := sha256.Sum256(creds)
 	var hx [16]byte
-	hex.Encode(hx[:], h.Sum(sum[:0])[:8])
-	b.Write(hx[:])
-	b.WriteByte('/')
-	b.WriteString(key)
-	return b.String()
+	hex.Encode(hx[:], sum[:8])
+	return p.Name + "/" + string(hx[:]) + "/" + key
 }
 
 // readBody buffers the body of req, at most limit bytes (0: no limit). It

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 
 	"github.com/idemhttp/idemhttp"
@@ -15,9 +16,9 @@ import (
 
 // lookupProbe asks the fault server's lookup endpoint whether a send with
 // the key happened.
-func lookupProbe(calls *int) providers.Probe {
+func lookupProbe(calls *atomic.Int32) providers.Probe {
 	return func(ctx context.Context, base http.RoundTripper, req *http.Request, key string) (*http.Response, error) {
-		*calls++
+		calls.Add(1)
 		u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: "/v3/lookup", RawQuery: "key=" + url.QueryEscape(key)}
 		preq, _ := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
 		resp, err := base.RoundTrip(preq)
@@ -57,17 +58,17 @@ func TestProbeFindsItDone(t *testing.T) {
 	e := newEnv(t)
 	ctx := idemhttp.WithScope(context.Background(), "s")
 	e.inDoubtEmail(ctx)
-	var calls int
+	var calls atomic.Int32
 	e.withProbe(lookupProbe(&calls), false)
 	c := e.client()
 	r := post(ctx, c, sendgridHost, "/v3/mail/send", jsonType, emailBody("ann@x.test", "Welcome!", "Hello again"))
-	if r.err != nil || !idemhttp.Replayed(r.resp) || calls != 1 {
-		t.Fatalf("probe did not settle it: %v, probe calls %d", r.err, calls)
+	if r.err != nil || !idemhttp.Replayed(r.resp) || calls.Load() != 1 {
+		t.Fatalf("probe did not settle it: %v, probe calls %d", r.err, calls.Load())
 	}
 	// Recorded: the next call replays without probing or sending.
 	r2 := post(ctx, c, sendgridHost, "/v3/mail/send", jsonType, emailBody("ann@x.test", "Welcome!", "Hello"))
-	if r2.err != nil || !idemhttp.Replayed(r2.resp) || r2.body != r.body || calls != 1 {
-		t.Fatalf("not recorded: %v, probe calls %d", r2.err, calls)
+	if r2.err != nil || !idemhttp.Replayed(r2.resp) || r2.body != r.body || calls.Load() != 1 {
+		t.Fatalf("not recorded: %v, probe calls %d", r2.err, calls.Load())
 	}
 	if n := e.srv.Requests("POST", "/v3/mail/send"); n != 1 {
 		t.Fatalf("email re-sent: %d sends", n)
@@ -83,11 +84,11 @@ func TestProbeNotDoneSendsOnce(t *testing.T) {
 	if r := post(ctx, e.client(), sendgridHost, "/v3/mail/send", jsonType, emailBody("bo@x.test", "Hi", "x")); !errors.Is(r.err, idemhttp.ErrInDoubt) {
 		t.Fatalf("setup: %v", r.err)
 	}
-	var calls int
+	var calls atomic.Int32
 	e.withProbe(lookupProbe(&calls), false)
 	r := post(ctx, e.client(), sendgridHost, "/v3/mail/send", jsonType, emailBody("bo@x.test", "Hi", "x"))
-	if r.err != nil || r.resp.StatusCode != 202 || idemhttp.Replayed(r.resp) || calls != 1 {
-		t.Fatalf("want one fresh send after the probe: %v, probe calls %d", r.err, calls)
+	if r.err != nil || r.resp.StatusCode != 202 || idemhttp.Replayed(r.resp) || calls.Load() != 1 {
+		t.Fatalf("want one fresh send after the probe: %v, probe calls %d", r.err, calls.Load())
 	}
 	if n := e.srv.RouteEffects("POST", "/v3/mail/send"); n != 1 {
 		t.Fatalf("%d emails", n)
@@ -116,11 +117,11 @@ func TestProbeErrorKeepsItInDoubt(t *testing.T) {
 // ProbeFirst checks before the very first send (providers without keys).
 func TestProbeFirst(t *testing.T) {
 	e := newEnv(t)
-	var calls int
+	var calls atomic.Int32
 	e.withProbe(lookupProbe(&calls), true)
 	r := post(context.Background(), e.client(), sendgridHost, "/v3/mail/send", jsonType, emailBody("cy@x.test", "Hi", "x"))
-	if r.err != nil || calls != 1 || e.srv.RouteEffects("POST", "/v3/mail/send") != 1 {
-		t.Fatalf("probe-first send: %v, probe calls %d", r.err, calls)
+	if r.err != nil || calls.Load() != 1 || e.srv.RouteEffects("POST", "/v3/mail/send") != 1 {
+		t.Fatalf("probe-first send: %v, probe calls %d", r.err, calls.Load())
 	}
 }
 

@@ -82,7 +82,7 @@ func entryFrom(resp *http.Response, limit int64, now time.Time) *cache.Entry {
 	default:
 		resp.Body.Close()
 		e.Body = body
-		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.Body = bodyReader(body)
 	}
 	return e
 }
@@ -160,7 +160,7 @@ func replayResponse(req *http.Request, e *cache.Entry, shared bool) *http.Respon
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        h,
-		Body:          io.NopCloser(bytes.NewReader(e.Body)),
+		Body:          bodyReader(e.Body),
 		ContentLength: int64(len(e.Body)),
 		Request:       req,
 	}

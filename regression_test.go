@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,24 +20,6 @@ import (
 	"github.com/idemhttp/idemhttp/internal/faultserver"
 	"github.com/idemhttp/idemhttp/providers"
 )
-
-// reviewProbe is lookupProbe with a race-free counter.
-func reviewProbe(calls *atomic.Int32) providers.Probe {
-	return func(ctx context.Context, base http.RoundTripper, req *http.Request, key string) (*http.Response, error) {
-		calls.Add(1)
-		u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: "/v3/lookup", RawQuery: "key=" + url.QueryEscape(key)}
-		preq, _ := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
-		resp, err := base.RoundTrip(preq)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode == http.StatusNotFound {
-			resp.Body.Close()
-			return nil, nil
-		}
-		return resp, nil
-	}
-}
 
 // A keyed POST with an empty body to a provider that does not de-duplicate
 // (the key header is Idempotency-Key, which net/http treats as "replayable")
@@ -68,7 +49,7 @@ func TestEmptyBodyPostNotResentByNetHTTP(t *testing.T) {
 func TestProbeLoopBoundedByMaxAttempts(t *testing.T) {
 	e := newEnv(t)
 	var calls atomic.Int32
-	e.withProbe(reviewProbe(&calls), false)
+	e.withProbe(lookupProbe(&calls), false)
 	const resets = 6
 	for range resets {
 		e.srv.Inject("POST", "/v3/mail/send", faultserver.ResetFault())
@@ -92,7 +73,7 @@ func TestHolderThatLostLeaseDoesNotResend(t *testing.T) {
 	e := newEnv(t)
 	e.policy.Lease = 200 * time.Millisecond
 	var calls atomic.Int32
-	e.withProbe(reviewProbe(&calls), false)
+	e.withProbe(lookupProbe(&calls), false)
 	e.srv.Inject("POST", "/v3/mail/send", faultserver.StatusBeforeFault(429, "3"))
 	logs := newLogWatch()
 	shared := e.store
@@ -267,7 +248,7 @@ func TestUntracedBaseNotRetriedBlindly(t *testing.T) {
 func TestProbeAfterOwnSendNotReplayed(t *testing.T) {
 	e := newEnv(t)
 	var calls atomic.Int32
-	e.withProbe(reviewProbe(&calls), false)
+	e.withProbe(lookupProbe(&calls), false)
 	e.srv.Inject("POST", "/v3/mail/send", faultserver.LostAckFault())
 	r := post(context.Background(), e.client(), sendgridHost, "/v3/mail/send", jsonType, emailBody("ann@x.test", "Welcome!", "x"))
 	if r.err != nil || calls.Load() != 1 {
