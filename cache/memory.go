@@ -200,7 +200,7 @@ func (m *Memory) Renew(ctx context.Context, key string, token Token, lease time.
 	}
 	return m.withHeld(ctx, key, token, func(rec *memRecord, now time.Time) error {
 		rec.leaseUntil = now.Add(lease)
-		m.setExpiry(rec, rec.leaseUntil.Add(m.abandonedTTL))
+		m.extendExpiry(rec, rec.leaseUntil.Add(m.abandonedTTL))
 		return nil
 	})
 }
@@ -358,8 +358,23 @@ func (m *Memory) hold(rec *memRecord, now time.Time, lease time.Duration, inDoub
 	rec.token = m.lastToken
 	rec.leaseUntil = now.Add(lease)
 	rec.claimInDoubt = inDoubt
-	m.setExpiry(rec, rec.leaseUntil.Add(m.abandonedTTL))
+	if inDoubt {
+		// Taken over from an in-doubt record or a dead holder: never
+		// forget it sooner than that record would have been forgotten.
+		m.extendExpiry(rec, rec.leaseUntil.Add(m.abandonedTTL))
+	} else {
+		m.setExpiry(rec, rec.leaseUntil.Add(m.abandonedTTL))
+	}
 	return rec.token
+}
+
+// extendExpiry moves rec's expiry to at, unless it is already later (or
+// never: zero).
+func (m *Memory) extendExpiry(rec *memRecord, at time.Time) {
+	if rec.expiresAt.IsZero() || rec.expiresAt.After(at) {
+		return
+	}
+	m.setExpiry(rec, at)
 }
 
 // settle turns rec into a completed record holding e (owned by the store),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 )
 
@@ -34,7 +35,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	var data []byte
 	if r.Body != nil && r.Body != http.NoBody {
 		var err error
-		data, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+		data, err = io.ReadAll(io.LimitReader(r.Body, min(limit, math.MaxInt64-1)+1))
 		if err != nil {
 			return nil, fmt.Errorf("webhook: reading request body: %w", err)
 		}

@@ -144,9 +144,16 @@ func (d *deduper) run(w http.ResponseWriter, r *http.Request, next http.Handler,
 }
 
 // storeFailed answers when the store cannot be reached: 503, or, failing
-// open, the handler without de-duplication.
+// open, the handler without de-duplication. Failing open applies only to a
+// store that is down: a sender that hung up while the claim was being made
+// (its context ended) never gets the handler run without de-duplication.
 func (d *deduper) storeFailed(w http.ResponseWriter, r *http.Request, next http.Handler, err error) {
-	if d.cfg.failOpen {
+	if r.Context().Err() != nil {
+		d.cfg.logger.InfoContext(r.Context(), "webhook: sender went away before the event was claimed", "error", err)
+		http.Error(w, "webhook: request cancelled", http.StatusServiceUnavailable)
+		return
+	}
+	if d.cfg.failOpen && errors.Is(err, cache.ErrUnavailable) {
 		d.cfg.logger.WarnContext(r.Context(), "webhook: store unavailable; handling without de-duplication", "error", err)
 		next.ServeHTTP(w, r)
 		return

@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -75,8 +77,25 @@ func StandardWebhooks() Extractor {
 // not covered by GitHub's signature, which signs the body only: verify with
 // VerifyGitHub first all the same, so that unsigned deliveries never reach
 // the store.
+//
+// GitHub signs the body but not the X-GitHub-Delivery header, so the record
+// is keyed on the delivery id AND a digest of the body: a forged delivery
+// that pairs a captured payload with another delivery's id cannot mark that
+// delivery as handled. (A captured payload replayed under a fresh id is a
+// new record: the signature cannot tell them apart; reject stale payloads
+// in the handler, by their own timestamps, where that matters.)
 func GitHub() Extractor {
-	return headerExtractor("github", 96*time.Hour, "X-GitHub-Delivery")
+	ex := headerExtractor("github", 96*time.Hour, "X-GitHub-Delivery")
+	byHeader := ex.ID
+	ex.ID = func(r *http.Request, body []byte) (string, error) {
+		id, err := byHeader(r, body)
+		if err != nil {
+			return "", err
+		}
+		sum := sha256.Sum256(body)
+		return id + "." + hex.EncodeToString(sum[:12]), nil
+	}
+	return ex
 }
 
 // Shopify extracts "X-Shopify-Event-Id", falling back to the older
@@ -126,7 +145,7 @@ func headerExtractor(sender string, ttl time.Duration, names ...string) Extracto
 				return v, nil
 			}
 		}
-		return "", fmt.Errorf("%w: no %q header", ErrMissingID, names[0])
+		return "", fmt.Errorf("%w: none of the headers %q", ErrMissingID, names)
 	}}
 }
 

@@ -25,14 +25,32 @@ import (
 // Number.prototype.toString does (appendES6Number).
 func (s *jsonState) number(w, i int) (int, int, error) {
 	src := s.src
-	// Fast path: a positive integer of at most 7 digits without a leading
-	// zero, found and copied as one 8-byte word.
+	// Fast path: a positive integer of at most 15 digits without a leading
+	// zero, or a short decimal fraction after one, found and copied 8 bytes
+	// at a time.
 	if i+8 <= len(src) && src[i]-'1' <= 8 {
 		x := binary.LittleEndian.Uint64(src[i:])
-		if k := leadingDigits(x); k < 8 {
-			if c := src[i+k]; c != '.' && c|0x20 != 'e' {
-				binary.LittleEndian.PutUint64(s.out[w:], x)
+		binary.LittleEndian.PutUint64(s.out[w:], x)
+		k, read := leadingDigits(x), 8
+		if k == 8 && i+16 <= len(src) {
+			x = binary.LittleEndian.Uint64(src[i+8:])
+			binary.LittleEndian.PutUint64(s.out[w+8:], x)
+			k, read = 8+leadingDigits(x), 16
+		}
+		if k < read {
+			c := src[i+k]
+			if c != '.' && c|0x20 != 'e' {
 				return w + k, i + k, nil
+			}
+			// A decimal like 19.99: canonical as written when it has at
+			// most 15 digits and no trailing zero (see above).
+			if c == '.' && k < 8 && i+k+9 <= len(src) {
+				x = binary.LittleEndian.Uint64(src[i+k+1:])
+				f := leadingDigits(x)
+				if f > 0 && f < 8 && k+f <= maxExactDigits && src[i+k+f] != '0' && src[i+k+1+f]|0x20 != 'e' {
+					binary.LittleEndian.PutUint64(s.out[w+k+1:], x)
+					return w + k + 1 + f, i + k + 1 + f, nil
+				}
 			}
 		}
 	}

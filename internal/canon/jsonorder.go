@@ -171,20 +171,30 @@ func decodeCanonicalByte(s []byte) (byte, int) {
 	}
 }
 
-// sortMembers appends the members of one object, which ends at end, to
-// s.sorted in the order of their names. It reports false when two names
+// sortMembers appends the spans of the members of one object, which ends
+// at end, to s.sorted in the order of their names. It reports false when two names
 // are equal.
 func (s *jsonState) sortMembers(members []openMember, end int) bool {
 	order, ok := s.memberOrder(members)
 	if !ok {
 		return false
 	}
+	// Members that follow each other in both orders are one span, comma
+	// included, copied at once.
 	from := len(s.sorted)
 	s.sorted = slices.Grow(s.sorted, len(order))[:from+len(order)]
-	spans, next := s.sorted[from:], len(s.objects)
+	spans, n, next := s.sorted[from:], 0, len(s.objects)
 	for k, m := range order {
-		spans[k] = memberSpan(members, int(m), end, next)
+		sp := memberSpan(members, int(m), end, next)
+		if k > 0 && m == order[k-1]+1 {
+			spans[n-1].end = sp.end
+			spans[n-1].nested = spans[n-1].nested || sp.nested
+			continue
+		}
+		spans[n] = sp
+		n++
 	}
+	s.sorted = s.sorted[:from+n]
 	return true
 }
 
