@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -192,21 +193,27 @@ func encodeFields(dst []byte, req *http.Request, body []byte, fields []string) [
 	if kind != bodyJSON && kind != bodyForm {
 		return appendBody(dst, req.Header.Get("Content-Type"), body)
 	}
-	if kind == bodyJSON && !jsonValid(body) {
-		// A body that does not parse cannot yield its fields: key on all of it.
-		return appendBody(dst, "", body)
-	}
+	start := len(dst)
 	dst = append(dst, bodyFields)
 	for _, f := range fields {
 		dst = appendLenString(dst, f)
+		var invalid bool
 		out, ok := appendCanonical(dst, func(d []byte) ([]byte, error) {
+			var out []byte
+			var err error
 			if kind == bodyJSON {
-				out, _, err := canon.AppendPointer(d, body, f)
-				return out, err
+				out, _, err = canon.AppendPointer(d, body, f)
+			} else {
+				out, _, err = canon.AppendFormField(d, body, f)
 			}
-			out, _, err := canon.AppendFormField(d, body, f)
+			invalid = errors.Is(err, canon.ErrInvalid) && kind == bodyJSON
 			return out, err
 		})
+		if invalid {
+			// A body that does not parse cannot yield its fields: key on
+			// all of it, as raw bytes.
+			return appendBody(dst[:start], "", body)
+		}
 		if !ok {
 			out = append(dst, 0) // a field that cannot be read counts as absent
 		}
@@ -283,11 +290,6 @@ func mediaKind(contentType string) byte {
 		}
 	}
 	return bodyBytes
-}
-
-func jsonValid(body []byte) bool {
-	_, err := canon.AppendJSON(nil, body)
-	return err == nil
 }
 
 // existingKey returns a key the caller (or an SDK) already put on the request.

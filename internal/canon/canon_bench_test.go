@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
@@ -40,6 +41,18 @@ func BenchmarkKeyDerivation(b *testing.B) {
 				sha256.Sum256(buf)
 			}
 		})
+		if size.bytes <= 2<<10 {
+			// Bodies that change from call to call: new values in the same
+			// shape (one API call made again and again), and the same
+			// values with members in new orders each time, so that no
+			// remembered member order applies (the worst case).
+			values := make([][]byte, 256)
+			for k := range values {
+				values[k] = apiPayloadSeed(size.bytes, uint64(k))
+			}
+			benchmarkVariants(b, size.name+"/AppendJSON+sha256-new-values", values)
+			benchmarkVariants(b, size.name+"/AppendJSON+sha256-new-orders", shuffledMembers(b, payload, 256))
+		}
 		b.Run(size.name+"/jsontext+sha256", func(b *testing.B) {
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
@@ -66,14 +79,33 @@ func BenchmarkKeyDerivation(b *testing.B) {
 	}
 }
 
+// benchmarkVariants measures AppendJSON and SHA-256 over bodies taken in
+// turn from variants.
+func benchmarkVariants(b *testing.B, name string, variants [][]byte) {
+	b.Run(name, func(b *testing.B) {
+		b.SetBytes(int64(len(variants[0])))
+		b.ReportAllocs()
+		var buf []byte
+		k := 0
+		for b.Loop() {
+			buf, _ = AppendJSON(buf[:0], variants[k%len(variants)])
+			sha256.Sum256(buf)
+			k++
+		}
+	})
+}
+
 // apiPayload returns compact JSON of at least size bytes shaped like what
 // API clients send: a charge with nested objects (for about 1 KiB), or a
 // list of such charges, and an email in the style of SendGrid's mail/send
 // among them. Members are in the order an SDK's structs write them, not
 // sorted. The content is pseudo-random from a fixed seed: the same on
 // every run.
-func apiPayload(size int) []byte {
-	rng := rand.New(rand.NewPCG(8785, 42))
+func apiPayload(size int) []byte { return apiPayloadSeed(size, 42) }
+
+// apiPayloadSeed is apiPayload with other content for each seed.
+func apiPayloadSeed(size int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(8785, seed))
 	if size <= 2<<10 {
 		return appendCharge(nil, rng, 0, size)
 	}
@@ -134,4 +166,58 @@ func appendMail(out []byte, rng *rand.Rand, i int) []byte {
 	out = fmt.Appendf(out, `"content":[{"type":"text/plain","value":"Hello %s,\n\nThanks for your order. Your total was $%d.%02d.\n\nThe Example team"}],`, name, rng.IntN(500), rng.IntN(100))
 	out = fmt.Appendf(out, `"categories":["receipt","transactional"],"custom_args":{"order":"%d","attempt":"1"},"send_at":%d,"tracking_settings":{"click_tracking":{"enable":true,"enable_text":false},"open_tracking":{"enable":true}}}`, 6735+i, 1700000000+rng.IntN(1000000))
 	return out
+}
+
+// shuffledMembers returns n copies of the JSON object doc, each with the
+// members of each of its objects in a new random order.
+func shuffledMembers(tb testing.TB, doc []byte, n int) [][]byte {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	variants := make([][]byte, n)
+	for k := range variants {
+		var err error
+		if variants[k], err = shuffleValue(rng, doc); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return variants
+}
+
+// shuffleValue returns the JSON value v with the members of every object
+// in it shuffled.
+func shuffleValue(rng *rand.Rand, v []byte) ([]byte, error) {
+	if kind := jsontext.Value(v).Kind(); kind != '{' && kind != '[' {
+		return v, nil
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(v))
+	open, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	var items [][]byte
+	for dec.PeekKind() != ']' && dec.PeekKind() != '}' {
+		var item []byte
+		if open.Kind() == '{' {
+			name, err := dec.ReadValue()
+			if err != nil {
+				return nil, err
+			}
+			item = append(append(item, name...), ':')
+		}
+		value, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		inner, err := shuffleValue(rng, bytes.Clone(value))
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, append(item, inner...))
+	}
+	if open.Kind() == '{' {
+		rng.Shuffle(len(items), func(a, b int) { items[a], items[b] = items[b], items[a] })
+	}
+	out := []byte{byte(open.Kind())}
+	out = append(out, bytes.Join(items, []byte(","))...)
+	return append(out, byte(open.Kind())+2), nil // '[' -> ']', '{' -> '}'
 }

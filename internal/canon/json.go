@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"cmp"
 	"encoding/binary"
 	"slices"
 	"sync"
@@ -21,9 +22,9 @@ const maxDepth = 10000
 // yields an error wrapping ErrInvalid, and the returned slice has dst's
 // length and content.
 //
-// The work is one pass over src plus, when some object's names are out of
-// order, one more copy of the output. AppendJSON does not allocate when dst
-// has room for about twice the output (a buffer reused across calls does).
+// dst and src must not overlap. The work is one pass over src plus one
+// more copy of the output. AppendJSON does not allocate when dst has room
+// for twice len(src) more bytes, as a buffer reused across calls soon has.
 func AppendJSON(dst, src []byte) ([]byte, error) {
 	s := getJSONState()
 	defer putJSONState(s)
@@ -68,13 +69,15 @@ const slack = 16
 var jsonStatePool = sync.Pool{New: func() any { return new(jsonState) }}
 
 // maxPooledEntries bounds the scratch slices a pooled jsonState keeps.
-const maxPooledEntries = 1 << 18
+const maxPooledEntries = 1 << 17
 
+// getJSONState takes a scratch state from the pool.
 func getJSONState() *jsonState { return jsonStatePool.Get().(*jsonState) }
 
+// putJSONState clears s and returns it to the pool, unless it grew large.
 func putJSONState(s *jsonState) {
-	if cap(s.open) > maxPooledEntries || cap(s.sorted) > maxPooledEntries ||
-		cap(s.objects) > maxPooledEntries || cap(s.keys) > maxPooledEntries {
+	if cap(s.open) > maxPooledEntries || cap(s.sorted) > maxPooledEntries || cap(s.objects) > maxPooledEntries ||
+		cap(s.keys) > maxPooledEntries || cap(s.order) > maxPooledEntries {
 		return
 	}
 	s.src, s.out = nil, nil
@@ -224,9 +227,9 @@ func (s *jsonState) array(w, i int) (int, int, error) {
 
 // object writes the members of the object at src[i] == '{' in document
 // order, each name and value already canonical, and records where each
-// member starts. When the names turn out of order, closeObject sorts the
-// members, and reorder moves them into place once the whole document has
-// been read, so that every byte is moved at most once whatever the nesting.
+// member starts. When the names turn out of order, sortMembers orders them,
+// and emitRange writes them in that order once the whole document has been
+// read, so that every byte is moved once more whatever the nesting.
 func (s *jsonState) object(w, i int) (int, int, error) {
 	if s.depth++; s.depth > maxDepth {
 		return w, i, invalidAt(i, "JSON nested too deeply")
@@ -255,7 +258,7 @@ func (s *jsonState) object(w, i int) (int, int, error) {
 				prefix = namePrefix(s.out, start, w)
 			}
 			if inOrder && len(s.open) > first {
-				c := compareUint(previous, prefix)
+				c := cmp.Compare(previous, prefix)
 				if c == 0 {
 					c = compareNames(s.out, s.open[len(s.open)-1].start, start)
 				}
@@ -318,16 +321,4 @@ func (s *jsonState) object(w, i int) (int, int, error) {
 	s.open = s.open[:first]
 	s.depth--
 	return w, i, nil
-}
-
-// compareUint returns -1, 0 or +1 as a is less than, equal to or greater
-// than b.
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -561,3 +561,27 @@ func TestAppendJSONNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per run, want 0", allocs)
 	}
 }
+
+// TestAppendJSONRemembersOrders runs documents whose objects share name
+// prefixes but not orders one after the other, so that remembered member
+// orders are tried and must be refused when wrong.
+func TestAppendJSONRemembersOrders(t *testing.T) {
+	docs := []string{
+		`{"prefix__b":1,"prefix__a":2,"c":3}`,
+		`{"prefix__a":1,"prefix__b":2,"c":3}`,
+		`{"prefix__b":1,"prefix__a":2,"c":3}`,
+		`{"prefix__a":1,"prefix__a":2,"c":3}`,
+		`{"prefix__b":1,"prefix__a":2,"prefix__b":3}`,
+		`{"prefix__c":1,"prefix__a":2,"c":3}`,
+		`[{"b":1,"a":2},{"b":3,"a":4},{"a":5,"b":6},{"b":7,"a":8,"c":9},{"b":1,"b":2}]`,
+	}
+	for round := range 3 {
+		for _, doc := range docs {
+			got, err := AppendJSON(nil, []byte(doc))
+			want, jerr := jcs.Transform([]byte(doc))
+			if (err == nil) != (jerr == nil) || !bytes.Equal(got, want) {
+				t.Errorf("round %d, %s: got %s, %v; jcs %s, %v", round, doc, got, err, want, jerr)
+			}
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package canon
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"strconv"
@@ -29,12 +28,12 @@ func (s *jsonState) number(w, i int) (int, int, error) {
 	// zero, or a short decimal fraction after one, found and copied 8 bytes
 	// at a time.
 	if i+8 <= len(src) && src[i]-'1' <= 8 {
-		x := binary.LittleEndian.Uint64(src[i:])
-		binary.LittleEndian.PutUint64(s.out[w:], x)
+		x := load64(src, i)
+		store64(s.out, w, x)
 		k, read := leadingDigits(x), 8
 		if k == 8 && i+16 <= len(src) {
-			x = binary.LittleEndian.Uint64(src[i+8:])
-			binary.LittleEndian.PutUint64(s.out[w+8:], x)
+			x = load64(src, i+8)
+			store64(s.out, w+8, x)
 			k, read = 8+leadingDigits(x), 16
 		}
 		if k < read {
@@ -45,10 +44,10 @@ func (s *jsonState) number(w, i int) (int, int, error) {
 			// A decimal like 19.99: canonical as written when it has at
 			// most 15 digits and no trailing zero (see above).
 			if c == '.' && k < 8 && i+k+9 <= len(src) {
-				x = binary.LittleEndian.Uint64(src[i+k+1:])
+				x = load64(src, i+k+1)
 				f := leadingDigits(x)
 				if f > 0 && f < 8 && k+f <= maxExactDigits && src[i+k+f] != '0' && src[i+k+1+f]|0x20 != 'e' {
-					binary.LittleEndian.PutUint64(s.out[w+k+1:], x)
+					store64(s.out, w+k+1, x)
 					return w + k + 1 + f, i + k + 1 + f, nil
 				}
 			}

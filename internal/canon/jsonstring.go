@@ -15,6 +15,13 @@ const (
 	eachSpace = eachByte * ' '
 )
 
+// load64 returns the 8 bytes at b[i:] as a little-endian word. The
+// three-index slice spares the bounds arithmetic of an open-ended one.
+func load64(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i : i+8 : i+8]) }
+
+// store64 writes x to the 8 bytes at b[i:], little-endian.
+func store64(b []byte, i int, x uint64) { binary.LittleEndian.PutUint64(b[i:i+8:i+8], x) }
+
 // specialBytes returns a mask with the high bit set in the lowest byte of x
 // that is a quote, a backslash, a control character (< 0x20) or not ASCII
 // (>= 0x80), and maybe in bytes above it; zero when there is none. A
@@ -22,7 +29,7 @@ const (
 // only upwards, so the lowest flagged byte is always a true one; bytes
 // >= 0x80 are flagged by the last term whatever the others do.
 func specialBytes(x uint64) uint64 {
-	return ((x - eachSpace) | (x ^ eachQuote - eachByte) | (x ^ eachSlash - eachByte) | x) & eachHigh
+	return ((x - eachSpace) | ((x ^ eachQuote) - eachByte) | ((x ^ eachSlash) - eachByte) | x) & eachHigh
 }
 
 // stopBytes is specialBytes without non-ASCII bytes: the mask flags the
@@ -47,8 +54,8 @@ func writeString(src, out []byte, w, i int) (next, read int, prefix uint64, err 
 	i++
 	prefix = unknownPrefix
 	if i+8 <= len(src) {
-		x := binary.LittleEndian.Uint64(src[i:])
-		binary.LittleEndian.PutUint64(out[w:], x)
+		x := load64(src, i)
+		store64(out, w, x)
 		if m := specialBytes(x); m == 0 {
 			prefix = bits.ReverseBytes64(x)
 			i += 8
@@ -65,8 +72,8 @@ func writeString(src, out []byte, w, i int) (next, read int, prefix uint64, err 
 	}
 	for {
 		if i+8 <= len(src) {
-			x := binary.LittleEndian.Uint64(src[i:])
-			binary.LittleEndian.PutUint64(out[w:], x)
+			x := load64(src, i)
+			store64(out, w, x)
 			m := specialBytes(x)
 			if m == 0 {
 				i += 8
@@ -124,7 +131,7 @@ func textSpecial(src, out []byte, w, i int) (next, read int, err error) {
 // character at or after i; len(src) if none.
 func textRun(src []byte, i int) int {
 	for ; i+8 <= len(src); i += 8 {
-		if m := stopBytes(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+		if m := stopBytes(load64(src, i)); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
