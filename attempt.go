@@ -231,13 +231,17 @@ func newBackoff(p *Policy) backoff.BackOff {
 	return b
 }
 
-// byteBody is a request or response body over bytes in memory: one
-// allocation where io.NopCloser(bytes.NewReader(b)) takes two.
+// bodyReader is a request body over bytes in memory. net/http recognises
+// io.NopCloser(*bytes.Reader) and writes headers and body in one write.
+func bodyReader(body []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(body)) }
+
+// byteBody is a response body over bytes in memory: one allocation where
+// io.NopCloser(bytes.NewReader(b)) takes two.
 type byteBody struct{ bytes.Reader }
 
 func (*byteBody) Close() error { return nil }
 
-func bodyReader(body []byte) io.ReadCloser {
+func responseBody(body []byte) io.ReadCloser {
 	b := &byteBody{}
 	b.Reset(body)
 	return b

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/idemhttp/idemhttp"
@@ -178,6 +179,9 @@ func BenchmarkRoundTripRedis(b *testing.B) {
 		return &http.Client{Transport: idemhttp.New(idemhttp.WithBase(newBase()), idemhttp.WithStore(store),
 			idemhttp.WithProviders(providers.Stripe()))}
 	}
+	// Every run gets its own scopes: with -count, later runs must not
+	// replay what earlier runs recorded in the same redis-server.
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	parallel := func(b *testing.B, c *http.Client, scoped bool) {
 		var seq atomic.Int64
 		b.SetParallelism((goroutines + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
@@ -189,7 +193,7 @@ func BenchmarkRoundTripRedis(b *testing.B) {
 				ctx := context.Background()
 				body := bodies[0]
 				if scoped {
-					ctx, body = idemhttp.WithScope(ctx, strconv.Itoa(i)+"-"+b.Name()), bodies[i%len(bodies)]
+					ctx, body = idemhttp.WithScope(ctx, run+"-"+strconv.Itoa(i)+"-"+b.Name()), bodies[i%len(bodies)]
 				}
 				req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
@@ -203,8 +207,14 @@ func BenchmarkRoundTripRedis(b *testing.B) {
 			}
 		})
 	}
-	b.Run("plain", func(b *testing.B) { parallel(b, &http.Client{Transport: newBase()}, true) })
-	b.Run("idemhttp-first", func(b *testing.B) { parallel(b, idem(), true) })
+	b.Run("plain", func(b *testing.B) {
+		run = strconv.FormatInt(time.Now().UnixNano(), 36)
+		parallel(b, &http.Client{Transport: newBase()}, true)
+	})
+	b.Run("idemhttp-first", func(b *testing.B) {
+		run = strconv.FormatInt(time.Now().UnixNano(), 36)
+		parallel(b, idem(), true)
+	})
 	b.Run("idemhttp-replay", func(b *testing.B) {
 		c := idem()
 		benchPost(b, c, srv.URL, bodies[0])

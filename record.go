@@ -82,7 +82,7 @@ func entryFrom(resp *http.Response, limit int64, now time.Time) *cache.Entry {
 	default:
 		resp.Body.Close()
 		e.Body = body
-		resp.Body = bodyReader(body)
+		resp.Body = responseBody(body)
 	}
 	return e
 }
@@ -160,7 +160,7 @@ func replayResponse(req *http.Request, e *cache.Entry, shared bool) *http.Respon
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        h,
-		Body:          bodyReader(e.Body),
+		Body:          responseBody(e.Body),
 		ContentLength: int64(len(e.Body)),
 		Request:       req,
 	}

@@ -29,8 +29,8 @@ func BenchmarkClaimComplete(b *testing.B) {
 
 // BenchmarkReplay: a claim of a completed record, which returns its entry
 // (one round trip), with a client that leaves deadlines to the Store (each
-// call then runs in a guard goroutine, see call) and with one created with
-// ContextTimeoutEnabled (called directly).
+// pipeline, or each call without pipelining, then runs in a guard
+// goroutine, see send) and with one created with ContextTimeoutEnabled.
 func BenchmarkReplay(b *testing.B) {
 	srv := redistest.Start(b)
 	for _, honours := range []bool{false, true} {

@@ -20,9 +20,9 @@
 //
 // Leases are read from the Redis server's clock (TIME inside the scripts), so
 // every machine agrees on when a lease ends. The key's expiry is set with
-// PEXPIREAT: an in-flight record lives for the longer of its lease and the
-// abandoned TTL (WithAbandonedTTL), so that a claim whose holder crashed is
-// still seen, and the next claim flagged in doubt, after the lease has
+// PEXPIREAT: an in-flight record lives for its lease plus the abandoned TTL
+// (WithAbandonedTTL), so that a claim whose holder crashed is still seen,
+// and the next claim flagged in doubt, for that long after the lease has
 // passed; a completed or in-doubt record lives for the ttl given.
 //
 // Fencing tokens are random non-zero 64-bit values chosen by the client and
@@ -34,6 +34,28 @@
 // Entries (status, headers, body, times) are stored in a compact binary
 // encoding, byte for byte; a record that cannot be decoded is reported as an
 // error wrapping cache.ErrUnavailable, never a panic.
+//
+// # Pipelining
+//
+// By default (see WithPipelining) the commands of calls that many goroutines
+// make at about the same time are written to Redis together, as one
+// pipeline on one connection, and each call gets its own reply: under load
+// this spares the client and Redis a write and a read per command. There is
+// no timer: a Store keeps at most two round trips on the wire; a call that
+// finds one of them free sends its command itself, at once, exactly as
+// without pipelining, and the calls that arrive while both are busy queue
+// and go together as one pipeline as soon as one ends. Two goroutines per
+// Store, started by the first call that queues and stopped by Close, send
+// the queue. On Redis Cluster the pipeline is split by node. Every call
+// still counts as one command (EVALSHA, or HGETALL for Get), and a script
+// the server lost from its cache is sent again as EVAL.
+//
+// Each call keeps its own deadline: a caller whose context ends stops
+// waiting at once; its command is not sent if it was still queued, and runs
+// with its reply dropped if it was already written — as a command that
+// times out after being written does without pipelining. Client hooks see
+// queued calls as pipelines (ProcessPipelineHook), under a context of the
+// Store's rather than the callers'.
 //
 // # Waiting for another holder
 //

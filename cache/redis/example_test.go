@@ -81,3 +81,12 @@ func ExampleStore_Wait() {
 		}
 	}
 }
+
+// Pipelining is on by default: concurrent calls share round trips. A Store
+// used by one goroutine at a time gains nothing from it and may turn it off.
+func ExampleWithPipelining() {
+	client := goredis.NewClient(&goredis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	defer client.Close()
+	store := redis.New(client, redis.WithPipelining(false))
+	defer store.Close()
+}

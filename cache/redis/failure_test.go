@@ -42,16 +42,20 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	client := goredis.NewClient(&goredis.Options{Addr: addr})
-	t.Cleanup(func() { _ = client.Close() })
-	s := newTestStore(t, client, WithTimeout(250*time.Millisecond))
-	for name, err := range everyMethod(t.Context(), s, "k") {
-		wantErr(t, name, err, cache.ErrUnavailable)
-	}
-	// Wait cannot subscribe either: it polls, returning well before until.
-	until := time.Now().Add(longLease)
-	if err := s.Wait(t.Context(), "k", until); err != nil {
-		t.Fatalf("Wait with Redis unreachable: %v", err)
+	for _, pipelining := range []bool{false, true} {
+		t.Run(fmt.Sprint("pipelining=", pipelining), func(t *testing.T) {
+			client := goredis.NewClient(&goredis.Options{Addr: addr})
+			t.Cleanup(func() { _ = client.Close() })
+			s := newTestStore(t, client, WithTimeout(250*time.Millisecond), WithPipelining(pipelining))
+			for name, err := range everyMethod(t.Context(), s, "k") {
+				wantErr(t, name, err, cache.ErrUnavailable)
+			}
+			// Wait cannot subscribe either: it polls, returning well before until.
+			until := time.Now().Add(longLease)
+			if err := s.Wait(t.Context(), "k", until); err != nil {
+				t.Fatalf("Wait with Redis unreachable: %v", err)
+			}
+		})
 	}
 }
 
@@ -62,20 +66,22 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 func TestTimeoutBoundsEveryMethod(t *testing.T) {
 	addr := blackHole(t)
 	for _, honours := range []bool{false, true} {
-		t.Run(fmt.Sprint("ContextTimeoutEnabled=", honours), func(t *testing.T) {
-			client := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: honours})
-			t.Cleanup(func() { _ = client.Close() })
-			s := newTestStore(t, client, WithTimeout(50*time.Millisecond))
-			if s.honoursContext != honours {
-				t.Fatalf("honoursContext = %v, want %v", s.honoursContext, honours)
-			}
-			for name, err := range everyMethod(context.Background(), s, "k") {
-				wantErr(t, name, err, cache.ErrUnavailable)
-				if !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
-					t.Errorf("%s: %v; want the per-operation deadline as the cause", name, err)
+		for _, pipelining := range []bool{false, true} {
+			t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v/pipelining=%v", honours, pipelining), func(t *testing.T) {
+				client := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: honours})
+				t.Cleanup(func() { _ = client.Close() })
+				s := newTestStore(t, client, WithTimeout(50*time.Millisecond), WithPipelining(pipelining))
+				if s.honoursContext != honours {
+					t.Fatalf("honoursContext = %v, want %v", s.honoursContext, honours)
 				}
-			}
-		})
+				for name, err := range everyMethod(context.Background(), s, "k") {
+					wantErr(t, name, err, cache.ErrUnavailable)
+					if !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
+						t.Errorf("%s: %v; want the per-operation deadline as the cause", name, err)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/idemhttp/idemhttp/cache"
 )
 
@@ -119,12 +121,13 @@ func (s *Store) Resolve(ctx context.Context, key string, entry *cache.Entry, ttl
 // Get returns the record under key, or an error wrapping cache.ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) (cache.Record, error) {
 	const op = "get"
-	fields, err := call(ctx, s, op, key, func(ctx context.Context) (map[string]string, error) {
-		return s.client.HGetAll(ctx, s.recordKey(key)).Result()
-	})
+	recordKey := s.recordKey(key)
+	cmd, err := sendAs[*goredis.MapStringStringCmd](ctx, s, op, key,
+		readCommand(func(ctx context.Context, c goredis.Cmdable) goredis.Cmder { return c.HGetAll(ctx, recordKey) }))
 	if err != nil {
 		return cache.Record{}, err
 	}
+	fields := cmd.Val()
 	if len(fields) == 0 {
 		return cache.Record{}, s.fail(op, key, cache.ErrNotFound)
 	}

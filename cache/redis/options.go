@@ -26,6 +26,7 @@ type config struct {
 	abandonedTTL  time.Duration
 	maxEntryBytes int
 	timeout       time.Duration
+	pipelining    bool
 }
 
 func defaultConfig() config {
@@ -34,6 +35,7 @@ func defaultConfig() config {
 		abandonedTTL:  cache.DefaultAbandonedTTL,
 		maxEntryBytes: DefaultMaxEntryBytes,
 		timeout:       DefaultTimeout,
+		pipelining:    true,
 	}
 }
 
@@ -74,4 +76,15 @@ func WithTimeout(d time.Duration) Option {
 			c.timeout = d
 		}
 	}
+}
+
+// WithPipelining sets whether the store pipelines the commands of concurrent
+// calls (default true): calls that arrive while the store already has two
+// round trips on the wire are written together as one pipeline, on one
+// connection, and each gets its own reply, which spares the server and the
+// client a write and a read per call. A call that finds the store idle is
+// sent at once, by itself, with or without pipelining. With false every
+// call is sent by itself on a connection of the client's pool.
+func WithPipelining(on bool) Option {
+	return func(c *config) { c.pipelining = on }
 }

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -12,8 +13,8 @@ import (
 	"github.com/idemhttp/idemhttp/internal/redistest"
 )
 
-// commandCounter is a go-redis hook that records the commands a client sends:
-// one entry per command, one per pipeline.
+// commandCounter is a go-redis hook that records the commands a client sends,
+// one entry per command, whether sent by itself or in a pipeline.
 type commandCounter struct {
 	mu   sync.Mutex
 	sent []string
@@ -30,7 +31,9 @@ func (c *commandCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHo
 
 func (c *commandCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		c.record("pipeline")
+		for _, cmd := range cmds {
+			c.record(cmd.Name())
+		}
 		return next(ctx, cmds)
 	}
 }
@@ -53,14 +56,22 @@ func (c *commandCounter) take() []string {
 // TestOneRoundTrip checks that a claim, a completion and a replay are one
 // command each once the scripts are cached by the server (the first use of
 // a script after a server start or SCRIPT FLUSH costs one more: EVALSHA
-// answers NOSCRIPT, then EVAL).
+// answers NOSCRIPT, then EVAL), with and without pipelining.
 func TestOneRoundTrip(t *testing.T) {
 	srv := redistest.Start(t)
+	for _, pipelining := range []bool{false, true} {
+		t.Run(fmt.Sprint("pipelining=", pipelining), func(t *testing.T) {
+			testOneRoundTrip(t, srv, WithPipelining(pipelining))
+		})
+	}
+}
+
+func testOneRoundTrip(t *testing.T, srv *redistest.Server, opts ...Option) {
 	counter := &commandCounter{}
 	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = client.Close() })
 	client.AddHook(counter)
-	s := newTestStore(t, client)
+	s := newTestStore(t, client, opts...)
 	ctx := t.Context()
 
 	// Warm up: load every script on the server.
@@ -96,13 +107,22 @@ func TestOneRoundTrip(t *testing.T) {
 }
 
 // TestOneRoundTripOnTheWire counts what reaches the server: requests written
-// on the client's connections, through a dial hook.
+// on the client's connections, through a dial hook, with and without
+// pipelining.
 func TestOneRoundTripOnTheWire(t *testing.T) {
 	srv := redistest.Start(t)
+	for _, pipelining := range []bool{false, true} {
+		t.Run(fmt.Sprint("pipelining=", pipelining), func(t *testing.T) {
+			testOneRoundTripOnTheWire(t, srv, WithPipelining(pipelining))
+		})
+	}
+}
+
+func testOneRoundTripOnTheWire(t *testing.T, srv *redistest.Server, opts ...Option) {
 	writes := &writeCounter{}
 	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Dialer: writes.dial})
 	t.Cleanup(func() { _ = client.Close() })
-	s := newTestStore(t, client)
+	s := newTestStore(t, client, opts...)
 	ctx := t.Context()
 
 	c := mustClaim(t, s, "warm", cache.Acquired)

@@ -89,7 +89,7 @@ local now = now_ms()
 local r = redis.call('HMGET', key, 's', 'p', 'l', 'e', 'x')
 local s = r[1]
 local flagged = '0'
-local x = now + math.max(lease, abandoned)
+local x = now + lease + abandoned
 if s then
   if r[2] ~= fp then return {'m'} end
   if s == 'c' then
@@ -118,7 +118,7 @@ const renewLua = luaPrelude + `
 local token, lease, abandoned = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if not held(token) then return 0 end
 local now = now_ms()
-local x = now + math.max(lease, abandoned)
+local x = now + lease + abandoned
 x = later(x, tonumber(redis.call('HGET', key, 'x')) or x)
 redis.call('HSET', key, 'l', ms(now + lease), 'x', ms(x))
 expire_at(x)

@@ -19,9 +19,10 @@ type Store struct {
 	cfg     config
 	scripts scripts
 	hub     *hub
+	pipe    *pipeliner // nil when pipelining is off
 	closed  atomic.Bool
 	// honoursContext is set when the client applies context deadlines to
-	// network I/O itself (see call).
+	// network I/O itself (see send).
 	honoursContext bool
 
 	// waiting, when set by a test, is called by Wait once it listens for the
@@ -52,7 +53,7 @@ func New(client goredis.UniversalClient, opts ...Option) *Store {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &Store{
+	s := &Store{
 		client:  client,
 		cfg:     cfg,
 		scripts: newScripts(),
@@ -60,14 +61,27 @@ func New(client goredis.UniversalClient, opts ...Option) *Store {
 
 		honoursContext: honoursContext(client),
 	}
+	if cfg.pipelining {
+		s.pipe = newPipeliner(client, s.honoursContext)
+	}
+	return s
 }
 
-// Close stops the Store's pub/sub connection and wakes every Wait, which
-// returns an error wrapping cache.ErrUnavailable. Later calls of any method
-// fail the same way. Close does not close the Redis client.
+// Close stops the Store's pub/sub connection and its pipelining goroutines,
+// and wakes every Wait, which returns an error wrapping cache.ErrUnavailable.
+// Calls still queued for the pipeline, and later calls of any method, fail
+// the same way. Close does not close the Redis client.
+//
+// A pipeline already written to a server that does not answer may hold
+// Close until the pipeline's deadline (WithTimeout), with a client created
+// with ContextTimeoutEnabled; with another client Close abandons it to the
+// client's own ReadTimeout.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.pipe != nil {
+		s.pipe.close()
 	}
 	s.hub.close()
 	return nil
@@ -80,26 +94,53 @@ func (s *Store) recordKey(key string) string { return s.cfg.prefix + key }
 // are announced.
 func (s *Store) wakeChannel(key string) string { return s.cfg.prefix + "wake:" + key }
 
-// call runs f bounded by the store's timeout; an error of f is reported as
+// send sends cmd to Redis, pipelined with the commands of other goroutines
+// unless pipelining is off, and returns it with its reply. It is bounded by
+// the store's timeout; a failure to get the reply is reported as
 // cache.ErrUnavailable, as is any call on a closed store.
 //
 // go-redis applies a context's deadline to socket reads only when the client
 // was created with ContextTimeoutEnabled; otherwise a server that accepts
 // but does not answer holds a command for the client's ReadTimeout. So
-// unless the client honours contexts, f runs in its own goroutine and call
-// returns at the deadline, leaving f to end on the client's own timeouts.
-func call[T any](ctx context.Context, s *Store, op, key string, f func(ctx context.Context) (T, error)) (T, error) {
-	var zero T
+// unless the client honours contexts, a command sent by itself runs in its
+// own goroutine and send returns at the deadline, leaving the command to end
+// on the client's own timeouts. A pipelined call always returns when its
+// context ends (see pipeliner.do).
+func (s *Store) send(ctx context.Context, op, key string, cmd *command) (goredis.Cmder, error) {
 	if s.closed.Load() {
-		return zero, s.unavailable(op, key, errClosed)
+		return nil, s.unavailable(op, key, errClosed)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
-	v, err := boundedBy(ctx, s.honoursContext, f)
-	if err != nil {
-		return zero, s.unavailable(op, key, err)
+	var (
+		sent goredis.Cmder
+		err  error
+	)
+	if s.pipe != nil {
+		sent, err = s.pipe.do(ctx, cmd)
+	} else {
+		sent, err = boundedBy(ctx, s.honoursContext, func(ctx context.Context) (goredis.Cmder, error) {
+			return sendDirect(ctx, s.client, cmd)
+		})
 	}
-	return v, nil
+	if err != nil {
+		return nil, s.unavailable(op, key, err)
+	}
+	return sent, nil
+}
+
+// sendAs is send for a command whose reply is a C.
+func sendAs[C goredis.Cmder](ctx context.Context, s *Store, op, key string, cmd *command) (C, error) {
+	var zero C
+	sent, err := s.send(ctx, op, key, cmd)
+	if err != nil {
+		return zero, err
+	}
+	c, ok := sent.(C)
+	if !ok {
+		return zero, s.unavailable(op, key, fmt.Errorf("unexpected reply %T", sent))
+	}
+	return c, nil
 }
 
 // boundedBy runs f(ctx), returning by ctx's end even if f does not when
@@ -142,9 +183,11 @@ func honoursContext(client goredis.UniversalClient) bool {
 
 // run runs a script on the record under key, bounded by the store's timeout.
 func (s *Store) run(ctx context.Context, op, key string, sc *goredis.Script, args ...any) (any, error) {
-	return call(ctx, s, op, key, func(ctx context.Context) (any, error) {
-		return sc.Run(ctx, s.client, []string{s.recordKey(key)}, args...).Result()
-	})
+	cmd, err := sendAs[*goredis.Cmd](ctx, s, op, key, scriptCommand(sc, []string{s.recordKey(key)}, args))
+	if err != nil {
+		return nil, err
+	}
+	return cmd.Val(), nil
 }
 
 // runGuarded runs a script that answers with a result code, and maps the

@@ -3,6 +3,8 @@ package redis
 import (
 	"context"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // pollInterval bounds a Wait that cannot listen on pub/sub: it returns after
@@ -97,12 +99,13 @@ func (s *Store) woke(op, key string) error {
 // heldUntil reports whether the record under key is in flight with a lease
 // that has not passed, and until when.
 func (s *Store) heldUntil(ctx context.Context, key string) (bool, time.Time, error) {
-	fields, err := call(ctx, s, "wait", key, func(ctx context.Context) ([]any, error) {
-		return s.client.HMGet(ctx, s.recordKey(key), "s", "l").Result()
-	})
+	recordKey := s.recordKey(key)
+	cmd, err := sendAs[*goredis.SliceCmd](ctx, s, "wait", key,
+		readCommand(func(ctx context.Context, c goredis.Cmdable) goredis.Cmder { return c.HMGet(ctx, recordKey, "s", "l") }))
 	if err != nil {
 		return false, time.Time{}, err
 	}
+	fields := cmd.Val()
 	if state, _ := fields[0].(string); state != stateInFlight {
 		return false, time.Time{}, nil
 	}
