@@ -80,7 +80,7 @@ func deriveKey(req *http.Request, p *providers.Provider, replaceKeys bool) (stri
 	if req.Body != nil && req.Body != http.NoBody {
 		req.Body = io.NopCloser(bytes.NewReader(body)) // restore what was read
 	}
-	o, err := prepareOp(req, body, p, replaceKeys)
+	o, err := prepareOp(req, body, p, replaceKeys, false)
 	if err != nil {
 		return "", err
 	}
@@ -89,7 +89,10 @@ func deriveKey(req *http.Request, p *providers.Provider, replaceKeys bool) (stri
 
 // prepareOp derives key, fingerprint and record key for a keyed request whose
 // body has been buffered.
-func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKeys bool) (*op, error) {
+//
+// The fingerprint is computed only when withFingerprint is set: DeriveKey
+// needs the key alone.
+func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKeys, withFingerprint bool) (*op, error) {
 	o := &op{provider: p, route: p.Route(req.Method, req.URL.Path)}
 	explicit, ok := keyFrom(req.Context())
 	if !ok && !replaceKeys {
@@ -105,8 +108,11 @@ func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKey
 			return nil, ErrEmptyKey
 		}
 		o.key = explicit
-		sum := sha256.Sum256(encodeRequest((*bp)[:0], req, body, p, o.route, "", false))
-		o.fingerprint = hex.EncodeToString(sum[:16])
+		if withFingerprint {
+			*bp = encodeRequest((*bp)[:0], req, body, p, o.route, "", false)
+			sum := sha256.Sum256(*bp)
+			o.fingerprint = hex.EncodeToString(sum[:16])
+		}
 	} else {
 		if p.KeyField != "" {
 			// The key field never identifies the operation: an SDK's random
@@ -120,10 +126,13 @@ func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKey
 			return nil, err
 		}
 		o.key, o.derived = key, true
-		if o.route != nil && len(o.route.KeyFields) > 0 && len(o.route.ValidationFields) > 0 {
-			fsum := sha256.Sum256(encodeFields((*bp)[:0], req, body, o.route.ValidationFields))
+		switch {
+		case !withFingerprint:
+		case o.route != nil && len(o.route.KeyFields) > 0 && len(o.route.ValidationFields) > 0:
+			*bp = encodeFields((*bp)[:0], req, body, o.route.ValidationFields)
+			fsum := sha256.Sum256(*bp)
 			o.fingerprint = hex.EncodeToString(fsum[:16])
-		} else {
+		default:
 			// The key covers everything the fingerprint would: the whole
 			// request, or the key fields that stand for it.
 			o.fingerprint = hex.EncodeToString(sum[16:32])

@@ -112,7 +112,7 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 	if err != nil {
 		return nil, err
 	}
-	o, err := prepareOp(req, body, prov, t.policy.ReplaceKeys)
+	o, err := prepareOp(req, body, prov, t.policy.ReplaceKeys, true)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 	if err != nil {
 		return err
 	}
-	o, err := prepareOp(req.WithContext(ctx), body, prov, t.policy.ReplaceKeys)
+	o, err := prepareOp(req.WithContext(ctx), body, prov, t.policy.ReplaceKeys, true)
 	if err != nil {
 		return err
 	}
