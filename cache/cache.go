@@ -109,6 +109,11 @@ type Claim struct {
 	Entry *Entry
 	// Until is when the other holder's lease ends, for Busy.
 	Until time.Time
+	// Since is, for an Acquired claim flagged InDoubt, when the record was
+	// first claimed: the earliest moment the operation may have been sent.
+	// Takeovers and MarkInDoubt keep it. A caller re-sending with the same
+	// key uses it to check that the provider still remembers the key.
+	Since time.Time
 }
 
 // State is the state of a stored record, as reported by Get.
@@ -152,6 +157,8 @@ type Record struct {
 	Entry *Entry
 	// ExpiresAt is when the store forgets the record (zero: not set).
 	ExpiresAt time.Time
+	// Since is when the record was first claimed (see Claim.Since).
+	Since time.Time
 }
 
 // Entry is a recorded response. Stores keep it byte for byte.
