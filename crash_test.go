@@ -272,3 +272,56 @@ func TestTwoProcessesOneStore(t *testing.T) {
 		})
 	}
 }
+
+// An in-doubt operation is re-sent with its key to a de-duplicating
+// provider only while the provider still remembers the key: past its
+// retention, the same key could execute again, so the call is in doubt.
+func TestInDoubtResentOnlyWithinProviderRetention(t *testing.T) {
+	for _, tc := range []struct {
+		retention time.Duration
+		resent    bool
+	}{{time.Hour, true}, {time.Millisecond, false}} {
+		t.Run(tc.retention.String(), func(t *testing.T) {
+			e := newEnv(t)
+			e.policy.Lease = 200 * time.Millisecond
+			for i := range e.provs {
+				if e.provs[i].Name == "orders" {
+					e.provs[i].Retention = tc.retention
+				}
+			}
+			order := func(rt http.RoundTripper) (*http.Response, error) {
+				req, _ := http.NewRequest("POST", "http://"+ordersHost+"/orders", strings.NewReader(`{"sku":"R-1"}`))
+				req.Header.Set("Content-Type", jsonType)
+				return rt.RoundTrip(req)
+			}
+			// A process that sent the order and died before recording it
+			// (a panic abandons the claim, as a crash would).
+			func() {
+				defer func() { recover() }()
+				order(e.transport(idemhttp.WithBase(&panicAfterSend{base: e.base})))
+			}()
+			if n := e.srv.RouteEffects("POST", "/orders"); n != 1 {
+				t.Fatalf("setup: %d orders", n)
+			}
+			resp, err := order(e.transport())
+			if tc.resent {
+				if err != nil || resp.StatusCode != 201 || !idemhttp.Replayed(resp) {
+					t.Fatalf("within retention: want the provider's replay, got %v", err)
+				}
+				resp.Body.Close()
+			} else if !errors.Is(err, idemhttp.ErrInDoubt) {
+				t.Fatalf("past retention: want ErrInDoubt, got %v", err)
+			}
+			if n := e.srv.RouteEffects("POST", "/orders"); n != 1 {
+				t.Fatalf("%d orders", n)
+			}
+			want := 1
+			if tc.resent {
+				want = 2
+			}
+			if n := e.srv.Requests("POST", "/orders"); n != want {
+				t.Fatalf("%d requests, want %d", n, want)
+			}
+		})
+	}
+}

@@ -31,7 +31,9 @@
 //     safe to retry. Written with no response: re-sent with the same key only
 //     when the provider de-duplicates (or the route is AtLeastOnce); otherwise
 //     the route's Probe decides, or the call fails with ErrInDoubt and the
-//     record stays in doubt.
+//     record stays in doubt. A claim found in doubt (a crashed holder) is
+//     treated the same way, and re-sent to a de-duplicating provider only
+//     while the provider's Retention since the first claim has not passed.
 //  6. Retries (exponential backoff with jitter, bounded attempts and time,
 //     ctx respected): 429 and 503 after Retry-After (capped), 500/502/504
 //     and the provider's 409 "in progress" for de-duplicating providers, and
@@ -67,9 +69,10 @@
 //     them (scope, request, or the route's KeyFields) are one: the second
 //     is replayed. Use distinct scopes, or WithKey.
 //   - A re-send of an in-doubt operation to a de-duplicating provider relies
-//     on the provider still remembering the key; records outlive neither the
-//     provider's retention nor Policy.InDoubtTTL, but a claim abandoned by a
-//     crash is not dated against that retention.
+//     on the provider still remembering the key. It happens only within the
+//     provider's Retention of the record's first claim (cache.Claim.Since);
+//     past it, or for a store that cannot date the claim, see
+//     providers.Provider.Retention: an unknown age is trusted.
 //   - Credentials added below the Transport (an oauth2 base transport) do
 //     not namespace records: put the tenant in the request, or in WithScope.
 //   - Response bodies are read before RoundTrip returns, except streams.

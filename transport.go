@@ -225,7 +225,7 @@ func (x *exchange) run() (*http.Response, error) {
 	route := o.route
 	fresh := true
 	switch {
-	case c.InDoubt && (o.provider.Dedup || route != nil && route.AtLeastOnce):
+	case c.InDoubt && x.resendable(c):
 		t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: re-sending in-doubt operation with the same key", slog.String("key", o.key))
 	case c.InDoubt && route != nil && route.Probe != nil, route != nil && route.Probe != nil && route.ProbeFirst:
 		if resp, done, err := x.probe(); done || err != nil {
@@ -234,9 +234,31 @@ func (x *exchange) run() (*http.Response, error) {
 		fresh = false
 	case c.InDoubt:
 		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
-		return nil, fmt.Errorf("%w: key %s: an earlier attempt may have taken effect and %s does not de-duplicate", ErrInDoubt, o.key, o.provider.Name)
+		why := o.provider.Name + " does not de-duplicate"
+		if o.provider.Dedup {
+			why = fmt.Sprintf("%s remembers keys for %v and the first attempt began %v ago", o.provider.Name,
+				o.provider.Retention, t.now().Sub(c.Since).Round(time.Second))
+		}
+		return nil, fmt.Errorf("%w: key %s: an earlier attempt may have taken effect and %s", ErrInDoubt, o.key, why)
 	}
 	return x.send(fresh)
+}
+
+// resendable reports whether an in-doubt operation may be re-sent with its
+// key: the route is at-least-once, or the provider de-duplicates and still
+// remembers the key (its Retention has not passed since the record was first
+// claimed, which is no later than the first send; unknown ages are trusted).
+func (x *exchange) resendable(c cache.Claim) bool {
+	prov, route := x.o.provider, x.o.route
+	switch {
+	case route != nil && route.AtLeastOnce:
+		return true
+	case !prov.Dedup:
+		return false
+	case prov.Retention <= 0 || c.Since.IsZero():
+		return true
+	}
+	return x.t.now().Sub(c.Since) < prov.Retention
 }
 
 // claim claims the record, waiting while another caller holds it.

@@ -69,8 +69,9 @@ type memRecord struct {
 	token        Token
 	leaseUntil   time.Time
 	claimInDoubt bool
-	entry        *Entry // owned by the store, never modified; Done only
-	size         int64  // entry.Size(); Done only
+	since        time.Time // when the record was first claimed
+	entry        *Entry    // owned by the store, never modified; Done only
+	size         int64     // entry.Size(); Done only
 	expiresAt    time.Time
 	heapIndex    int        // position in Memory.expiry, or -1
 	prev, next   *memRecord // LRU links; Done only
@@ -174,7 +175,7 @@ func (m *Memory) claimLocked(key, fingerprint string, lease time.Duration) (Clai
 		if err := m.makeRoom(); err != nil {
 			return Claim{}, err
 		}
-		rec = &memRecord{key: key, fingerprint: fingerprint, heapIndex: -1}
+		rec = &memRecord{key: key, fingerprint: fingerprint, heapIndex: -1, since: now}
 		m.records[key] = rec
 		return Claim{Outcome: Acquired, Token: m.hold(rec, now, lease, false)}, nil
 	}
@@ -190,7 +191,7 @@ func (m *Memory) claimLocked(key, fingerprint string, lease time.Duration) (Clai
 	}
 	// In doubt, or in flight with an expired lease: the previous attempt
 	// may have taken effect.
-	return Claim{Outcome: Acquired, Token: m.hold(rec, now, lease, true), InDoubt: true}, nil
+	return Claim{Outcome: Acquired, Token: m.hold(rec, now, lease, true), InDoubt: true, Since: rec.since}, nil
 }
 
 // Renew implements Store.
@@ -290,6 +291,7 @@ func (m *Memory) getLocked(key string) (Record, error) {
 		ClaimInDoubt: rec.claimInDoubt,
 		Entry:        rec.entry,
 		ExpiresAt:    rec.expiresAt,
+		Since:        rec.since,
 	}, nil
 }
 

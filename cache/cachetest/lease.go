@@ -13,6 +13,32 @@ func leaseCases() []testCase {
 		{"RenewExtends", testRenewExtends},
 		{"RenewAfterExpiryBeforeReclaim", testRenewAfterExpiryBeforeReclaim},
 		{"RenewWrongTokenFenced", testRenewWrongTokenFenced},
+		{"SinceKeptAcrossTakeovers", testSinceKeptAcrossTakeovers},
+	}
+}
+
+// testSinceKeptAcrossTakeovers: an in-doubt claim reports when the record
+// was first claimed, through a takeover, MarkInDoubt and Complete, so a
+// caller can tell whether a provider still remembers the key.
+func testSinceKeptAcrossTakeovers(h *harness) {
+	k := h.key("since")
+	before := time.Now().Add(-time.Second) // a store's clock (Redis's) may lag a little
+	h.acquireExpired(k)
+	c := h.reclaimInDoubt(k)
+	if c.Since.IsZero() || c.Since.Before(before) || c.Since.After(time.Now().Add(time.Second)) {
+		h.t.Fatalf("in-doubt claim: Since = %v, want the first claim's time (after %v)", c.Since, before)
+	}
+	if r := h.get(k); !r.Since.Equal(c.Since) {
+		h.t.Fatalf("Get: Since = %v, want %v", r.Since, c.Since)
+	}
+	h.markInDoubt(k, c.Token, longTTL)
+	again := h.acquire(k, fpA, longLease, true)
+	if !again.Since.Equal(c.Since) {
+		h.t.Fatalf("claim of the in-doubt record: Since = %v, want %v (kept)", again.Since, c.Since)
+	}
+	h.complete(k, again.Token, sampleEntry(), longTTL)
+	if r := h.get(k); !r.Since.Equal(c.Since) {
+		h.t.Fatalf("Get after Complete: Since = %v, want %v", r.Since, c.Since)
 	}
 }
 
