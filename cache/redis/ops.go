@@ -44,10 +44,9 @@ func parseClaim(v any, token cache.Token) (cache.Claim, error) {
 	switch {
 	case tag == replyMismatch:
 		return cache.Claim{Outcome: cache.Mismatch}, nil
-	case len(reply) != 2:
 	case tag == replyAcquired:
-		flagged, _ := reply[1].(string)
-		return cache.Claim{Outcome: cache.Acquired, Token: token, InDoubt: flagged == claimFlagged}, nil
+		return parseAcquired(reply, token)
+	case len(reply) != 2:
 	case tag == replyBusy:
 		if until, ok := reply[1].(int64); ok {
 			return cache.Claim{Outcome: cache.Busy, Until: time.UnixMilli(until)}, nil
@@ -62,6 +61,26 @@ func parseClaim(v any, token cache.Token) (cache.Claim, error) {
 		}
 	}
 	return cache.Claim{}, fmt.Errorf("unexpected claim reply %#v", v)
+}
+
+// parseAcquired reads the claim script's reply {"a", in-doubt flag,
+// first-claim time}. Since is set only on a claim flagged in doubt, and only
+// when the record knows its first-claim time (records written before the
+// field was added do not).
+func parseAcquired(reply []any, token cache.Token) (cache.Claim, error) {
+	if len(reply) != 3 {
+		return cache.Claim{}, fmt.Errorf("unexpected claim reply %#v", reply)
+	}
+	flagged, _ := reply[1].(string)
+	since, ok := reply[2].(int64)
+	if !ok {
+		return cache.Claim{}, fmt.Errorf("unexpected claim reply %#v", reply)
+	}
+	c := cache.Claim{Outcome: cache.Acquired, Token: token, InDoubt: flagged == claimFlagged}
+	if c.InDoubt && since != 0 {
+		c.Since = time.UnixMilli(since)
+	}
+	return c, nil
 }
 
 // Renew extends the lease of a held claim to lease from now. It fails with

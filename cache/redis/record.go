@@ -18,6 +18,11 @@ func parseRecord(key string, f map[string]string) (cache.Record, error) {
 	if expires.UnixMilli() != 0 {
 		r.ExpiresAt = expires
 	}
+	if _, ok := f["i"]; ok {
+		if r.Since, err = parseMillis(f, "i"); err != nil {
+			return cache.Record{}, err
+		}
+	}
 	switch f["s"] {
 	case stateInFlight:
 		r.State = cache.InFlight

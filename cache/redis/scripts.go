@@ -12,6 +12,10 @@ import goredis "github.com/redis/go-redis/v9"
 //	e  encoded cache.Entry, completed only
 //	x  expiry deadline, Unix ms of the server clock (the key's PEXPIREAT),
 //	   or 0: kept until deleted
+//	i  when the record was first claimed, Unix ms of the server clock: set
+//	   when a claim creates the record, kept by every later claim and by
+//	   Complete, MarkInDoubt and Resolve; absent in records written before
+//	   it was added
 //
 // Every script touches exactly KEYS[1], so each runs on Redis Cluster
 // and Valkey, and reads the clock with TIME, so leases mean the same on every
@@ -60,20 +64,31 @@ local function later(a, b)
   return math.max(a, b)
 end
 local function corrupt(what) return redis.error_reply('idemhttp: corrupt record ' .. key .. ': ' .. what) end
--- held reports whether the record is in flight under token.
+-- held reports whether the record is in flight under token, and returns
+-- its fingerprint and first-claim time.
 local function held(token)
-  local r = redis.call('HMGET', key, 's', 't', 'p')
-  return r[1] == 'f' and r[2] == token, r[3]
+  local r = redis.call('HMGET', key, 's', 't', 'p', 'i')
+  return r[1] == 'f' and r[2] == token, r[3], r[4]
 end
--- settle replaces the record by a completed or in-doubt one until x, or
--- deletes it when state is nil, and wakes the waiters.
-local function settle(channel, state, fp, entry, x)
+-- write sets the record's fields, the pairs in fields plus the first-claim
+-- time since when known.
+local function write(fields, since)
+  if since then
+    fields[#fields + 1] = 'i'
+    fields[#fields + 1] = since
+  end
+  redis.call('HSET', key, unpack(fields))
+end
+-- settle replaces the record by a completed or in-doubt one until x, keeping
+-- its first-claim time since, or deletes it when state is nil, and wakes the
+-- waiters.
+local function settle(channel, state, fp, entry, x, since)
   redis.call('DEL', key)
   if state == 'c' then
-    redis.call('HSET', key, 's', 'c', 'p', fp, 'e', entry, 'x', ms(x))
+    write({'s', 'c', 'p', fp, 'e', entry, 'x', ms(x)}, since)
     expire_at(x)
   elseif state == 'd' then
-    redis.call('HSET', key, 's', 'd', 'p', fp, 'x', ms(x))
+    write({'s', 'd', 'p', fp, 'x', ms(x)}, since)
     expire_at(x)
   end
   redis.call('PUBLISH', channel, '')
@@ -81,15 +96,17 @@ end
 `
 
 // claimLua: ARGV = fingerprint, token, lease ms, abandoned-TTL ms.
-// Returns {"m"} | {"c", entry} | {"b", lease deadline} | {"a", in-doubt flag}.
+// Returns {"m"} | {"c", entry} | {"b", lease deadline} |
+// {"a", in-doubt flag, first-claim time (0: unknown)}.
 const claimLua = luaPrelude + `
 local fp, token = ARGV[1], ARGV[2]
 local lease, abandoned = tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
-local r = redis.call('HMGET', key, 's', 'p', 'l', 'e', 'x')
+local r = redis.call('HMGET', key, 's', 'p', 'l', 'e', 'x', 'i')
 local s = r[1]
 local flagged = '0'
 local x = now + lease + abandoned
+local since = ms(now)
 if s then
   if r[2] ~= fp then return {'m'} end
   if s == 'c' then
@@ -104,13 +121,15 @@ if s then
   end
   flagged = '1'
   x = later(x, tonumber(r[5]) or x)
+  since = r[6]
+  if since and not tonumber(since) then return corrupt('first-claim time') end
 end
 -- A new record's first write is HSET, which Redis refuses (atomically) when
 -- out of memory under noeviction; replacing a record is allowed.
 if s then redis.call('DEL', key) end
-redis.call('HSET', key, 's', 'f', 'p', fp, 't', token, 'l', ms(now + lease), 'q', flagged, 'x', ms(x))
+write({'s', 'f', 'p', fp, 't', token, 'l', ms(now + lease), 'q', flagged, 'x', ms(x)}, since)
 expire_at(x)
-return {'a', flagged}
+return {'a', flagged, tonumber(since) or 0}
 `
 
 // renewLua: ARGV = token, lease ms, abandoned-TTL ms. Returns 1 or 0 (fenced).
@@ -128,9 +147,9 @@ return 1
 // completeLua: ARGV = channel, token, ttl ms (0: never expires), entry.
 // Returns 1 or 0 (fenced).
 const completeLua = luaPrelude + `
-local ok, fp = held(ARGV[2])
+local ok, fp, since = held(ARGV[2])
 if not ok then return 0 end
-settle(ARGV[1], 'c', fp, ARGV[4], after(now_ms(), tonumber(ARGV[3])))
+settle(ARGV[1], 'c', fp, ARGV[4], after(now_ms(), tonumber(ARGV[3])), since)
 return 1
 `
 
@@ -144,9 +163,9 @@ return 1
 // markInDoubtLua: ARGV = channel, token, ttl ms (0: never expires).
 // Returns 1 or 0 (fenced).
 const markInDoubtLua = luaPrelude + `
-local ok, fp = held(ARGV[2])
+local ok, fp, since = held(ARGV[2])
 if not ok then return 0 end
-settle(ARGV[1], 'd', fp, nil, after(now_ms(), tonumber(ARGV[3])))
+settle(ARGV[1], 'd', fp, nil, after(now_ms(), tonumber(ARGV[3])), since)
 return 1
 `
 
@@ -154,7 +173,7 @@ return 1
 // the key absent).
 // Returns 1, -1 (not found) or -2 (not in doubt).
 const resolveLua = luaPrelude + `
-local r = redis.call('HMGET', key, 's', 'p', 'l')
+local r = redis.call('HMGET', key, 's', 'p', 'l', 'i')
 local s = r[1]
 if not s then return -1 end
 local now = now_ms()
@@ -166,7 +185,7 @@ if s == 'f' then
 end
 if s ~= 'd' and not expired then return -2 end
 if ARGV[3] then
-  settle(ARGV[1], 'c', r[2], ARGV[3], after(now, tonumber(ARGV[2])))
+  settle(ARGV[1], 'c', r[2], ARGV[3], after(now, tonumber(ARGV[2])), r[4])
 else
   settle(ARGV[1], nil)
 end

@@ -168,6 +168,9 @@ func TestCorruptRecords(t *testing.T) {
 			e := encodeEntry(testEntry(), time.Now())
 			return raw.HSet(ctx, k, "s", "c", "p", "fp", "e", e[:len(e)-1], "x", "1").Err()
 		}},
+		{"bad first-claim time", func(k string) error {
+			return raw.HSet(ctx, k, "s", "d", "p", "fp", "x", "0", "i", "yesterday").Err()
+		}},
 		{"bad lease", func(k string) error {
 			return raw.HSet(ctx, k, "s", "f", "p", "fp", "t", "7", "l", "soon", "x", "1").Err()
 		}},

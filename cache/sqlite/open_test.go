@@ -147,14 +147,15 @@ func makeDB(t *testing.T, path string, stmts ...string) {
 // with a clear error and not modified.
 func TestOpenNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idem.db")
+	newer := len(migrations()) + 1
 	makeDB(t, path,
 		`CREATE TABLE records (key TEXT PRIMARY KEY, future_column BLOB)`,
 		`INSERT INTO records VALUES ('k', x'00ff')`,
 		fmt.Sprintf(`PRAGMA application_id = %d`, applicationID),
-		`PRAGMA user_version = 7`,
+		fmt.Sprintf(`PRAGMA user_version = %d`, newer),
 	)
 	before := snapshotFile(t, path)
-	wantOpenFails(t, path, "schema version 7", "newer")
+	wantOpenFails(t, path, fmt.Sprintf("schema version %d", newer), "newer")
 	before.wantUnchanged(t, path)
 }
 

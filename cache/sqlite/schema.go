@@ -52,6 +52,15 @@ func migrations() []migration {
 			`CREATE INDEX records_by_expiry ON records (expires_at) WHERE expires_at IS NOT NULL`,
 			fmt.Sprintf(`PRAGMA application_id = %d`, applicationID),
 		)},
+		// Version 2 records when each record was first claimed (Unix ms),
+		// for Claim.Since and Record.Since. Rows written by version 1 never
+		// recorded it: the column's default backfills them with 0, meaning
+		// unknown, reported as a zero Since. Any guess (the lease or the
+		// completion time) could be later than the first send, which would
+		// make a caller trust a provider's memory of the key too long.
+		{version: 2, apply: execAll(
+			`ALTER TABLE records ADD COLUMN claimed_at INTEGER NOT NULL DEFAULT 0`,
+		)},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/idemhttp/idemhttp/cache"
 )
@@ -154,5 +155,92 @@ func TestOpenEmptyFileCreatesSchema(t *testing.T) {
 	s := openTest(t)
 	if v := userVersion(t, s.Path()); v != len(migrations()) {
 		t.Fatalf("user_version %d, want %d", v, len(migrations()))
+	}
+}
+
+// versionOneFile writes a file at schema version 1, built by the shipped
+// version 1 step, holding one row in each state as version 1 wrote them.
+func versionOneFile(t *testing.T) (path string, records map[string]cache.Record) {
+	t.Helper()
+	ctx := context.Background()
+	path = filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	if err := migrate(ctx, db, migrations()[:1]); err != nil {
+		t.Fatalf("creating a version 1 file: %v", err)
+	}
+	now := time.Now()
+	leaseUntil := now.Add(longLease).UnixMilli()
+	expires := now.Add(longTTL).UnixMilli()
+	cols, err := encodeEntry(testEntry("paid"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inserts := []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO records (key, fingerprint, state, expires_at, status, header, body, body_omitted, stored_at)
+			VALUES ('done', 'fp', 3, ?, ?, ?, ?, ?, ?)`,
+			[]any{expires, cols.status, cols.header, cols.body, cols.bodyOmitted, cols.storedAt}},
+		{`INSERT INTO records (key, fingerprint, state, token, lease_until, expires_at)
+			VALUES ('held', 'fp', 1, 1234, ?, ?)`, []any{leaseUntil, expires}},
+		{`INSERT INTO records (key, fingerprint, state, expires_at) VALUES ('doubt', 'fp', 2, ?)`, []any{expires}},
+	}
+	for _, in := range inserts {
+		if _, err := db.ExecContext(ctx, in.sql, in.args...); err != nil {
+			t.Fatalf("%s: %v", in.sql, err)
+		}
+	}
+	at := time.UnixMilli(expires)
+	return path, map[string]cache.Record{
+		"done":  {State: cache.Done, ExpiresAt: at},
+		"held":  {State: cache.InFlight, Token: 1234, LeaseUntil: time.UnixMilli(leaseUntil), ExpiresAt: at},
+		"doubt": {State: cache.InDoubt, ExpiresAt: at},
+	}
+}
+
+// TestMigrationFromVersionOne: a file written by schema version 1 is
+// upgraded to the current version by Open with every record kept. Its rows
+// never recorded their first claim, so they report a zero (unknown) Since,
+// also when an in-doubt one is claimed again.
+func TestMigrationFromVersionOne(t *testing.T) {
+	ctx := context.Background()
+	path, records := versionOneFile(t)
+	if v := userVersion(t, path); v != 1 {
+		t.Fatalf("test file at user_version %d, want 1", v)
+	}
+	s := openAt(t, path)
+	if v := userVersion(t, path); v != len(migrations()) {
+		t.Fatalf("user_version after migration %d, want %d", v, len(migrations()))
+	}
+	for k, want := range records {
+		got, err := s.Get(ctx, k)
+		if err != nil {
+			t.Fatalf("Get(%q) after migration: %v", k, err)
+		}
+		if got.State != want.State || got.Token != want.Token || !got.LeaseUntil.Equal(want.LeaseUntil) ||
+			!got.ExpiresAt.Equal(want.ExpiresAt) || got.Fingerprint != "fp" || !got.Since.IsZero() {
+			t.Errorf("Get(%q) after migration = %+v, want %+v with fingerprint fp and a zero Since", k, got, want)
+		}
+	}
+	if c := mustClaim(t, s, "done", "fp", longLease, cache.Completed); string(c.Entry.Body) != "paid" {
+		t.Errorf("replay after migration: body %q", c.Entry.Body)
+	}
+	mustClaim(t, s, "held", "fp", longLease, cache.Busy)
+	mustComplete(t, s, "held", 1234, testEntry("late"), longTTL)
+	if c := mustClaim(t, s, "doubt", "fp", longLease, cache.Acquired); !c.InDoubt || !c.Since.IsZero() {
+		t.Errorf("claim of a version 1 in-doubt record: InDoubt %v Since %v, want true and zero", c.InDoubt, c.Since)
+	}
+	before := time.Now().UnixMilli()
+	if c := mustClaim(t, s, "new", "fp", longLease, cache.Acquired); c.InDoubt {
+		t.Fatal("claim of a new key flagged in doubt")
+	}
+	if r, err := s.Get(ctx, "new"); err != nil || r.Since.UnixMilli() < before {
+		t.Errorf("Get of a record claimed after migration: Since %v (err %v), want from %v on",
+			r.Since, err, time.UnixMilli(before))
 	}
 }

@@ -24,21 +24,26 @@ const (
 // SQL of the statements. claimSQL is the heart of the store: one statement
 // that inserts a new in-flight row, or takes over an existing row only when
 // it is claimable (expired, or same fingerprint and in doubt or past its
-// lease), so two claimers can never both succeed. In an ON CONFLICT update,
+// lease), so two claimers can never both succeed. claimed_at is set when the
+// row is created and kept by takeovers, unless the old row had expired (the
+// key was absent, so this claim starts afresh). In an ON CONFLICT update,
 // "records." names the old row and every SET expression reads old values.
 const (
 	loadSQL = `SELECT state, fingerprint, token, lease_until, claim_in_doubt, expires_at,
-		status, header, body, body_omitted, stored_at
+		status, header, body, body_omitted, stored_at, claimed_at
 		FROM records WHERE key = :key`
 
-	claimSQL = `INSERT INTO records (key, fingerprint, state, token, lease_until, claim_in_doubt, expires_at)
-		VALUES (:key, :fingerprint, 1, :token, :lease_until, 0, :abandon_at)
+	claimSQL = `INSERT INTO records (key, fingerprint, state, token, lease_until, claim_in_doubt, expires_at, claimed_at)
+		VALUES (:key, :fingerprint, 1, :token, :lease_until, 0, :abandon_at, :now)
 		ON CONFLICT (key) DO UPDATE SET
 			fingerprint = excluded.fingerprint,
 			state = 1,
 			token = excluded.token,
 			lease_until = excluded.lease_until,
 			claim_in_doubt = (records.expires_at IS NULL OR records.expires_at > :now),
+			claimed_at = CASE
+				WHEN records.expires_at IS NOT NULL AND records.expires_at <= :now THEN excluded.claimed_at
+				ELSE records.claimed_at END,
 			expires_at = CASE
 				WHEN records.expires_at IS NULL THEN NULL
 				WHEN records.expires_at <= :now THEN excluded.expires_at
@@ -47,7 +52,7 @@ const (
 		WHERE (records.expires_at IS NOT NULL AND records.expires_at <= :now)
 			OR (records.fingerprint = excluded.fingerprint
 				AND (records.state = 2 OR (records.state = 1 AND records.lease_until <= :now)))
-		RETURNING claim_in_doubt`
+		RETURNING claim_in_doubt, claimed_at`
 
 	renewSQL = `UPDATE records SET lease_until = :lease_until,
 		expires_at = CASE WHEN expires_at IS NULL THEN NULL ELSE MAX(expires_at, :abandon_at) END

@@ -29,6 +29,7 @@ type row struct {
 	claimInDoubt bool
 	expiresAt    sql.NullInt64
 	entry        entryColumns
+	claimedAt    int64 // Unix ms; 0 for rows of schema version 1 (unknown)
 }
 
 // Claim implements cache.Store. It reads the row first (no write lock for
@@ -67,7 +68,10 @@ func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.D
 		}
 		token := newToken()
 		leaseUntil := now.UnixMilli() + millisCeil(lease)
-		var inDoubt bool
+		var (
+			inDoubt   bool
+			claimedAt int64
+		)
 		err = s.stmts.claim.QueryRowContext(ctx,
 			sql.Named("key", key),
 			sql.Named("fingerprint", fingerprint),
@@ -75,10 +79,14 @@ func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.D
 			sql.Named("now", now.UnixMilli()),
 			sql.Named("lease_until", leaseUntil),
 			sql.Named("abandon_at", leaseUntil+millisCeil(s.cfg.abandonedTTL)),
-		).Scan(&inDoubt)
+		).Scan(&inDoubt, &claimedAt)
 		switch {
 		case err == nil:
-			return cache.Claim{Outcome: cache.Acquired, Token: cache.Token(token), InDoubt: inDoubt}, nil
+			c := cache.Claim{Outcome: cache.Acquired, Token: cache.Token(token), InDoubt: inDoubt}
+			if inDoubt {
+				c.Since = sinceOf(claimedAt)
+			}
+			return c, nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return cache.Claim{}, s.fail(ctx, "claim", key, err)
 		}
@@ -173,7 +181,7 @@ func (s *Store) Get(ctx context.Context, key string) (cache.Record, error) {
 	if !found {
 		return cache.Record{}, fmt.Errorf("sqlite: %s %q: %w", op, key, cache.ErrNotFound)
 	}
-	rec := cache.Record{Key: key, State: stateOf(r.state), Fingerprint: r.fingerprint}
+	rec := cache.Record{Key: key, State: stateOf(r.state), Fingerprint: r.fingerprint, Since: sinceOf(r.claimedAt)}
 	if r.expiresAt.Valid {
 		rec.ExpiresAt = time.UnixMilli(r.expiresAt.Int64)
 	}
@@ -237,7 +245,7 @@ func (s *Store) changeHeld(ctx context.Context, op, key string, token cache.Toke
 func (s *Store) load(ctx context.Context, key string, now time.Time) (r row, found bool, err error) {
 	err = s.stmts.load.QueryRowContext(ctx, sql.Named("key", key)).Scan(
 		&r.state, &r.fingerprint, &r.token, &r.leaseUntil, &r.claimInDoubt, &r.expiresAt,
-		&r.entry.status, &r.entry.header, &r.entry.body, &r.entry.bodyOmitted, &r.entry.storedAt)
+		&r.entry.status, &r.entry.header, &r.entry.body, &r.entry.bodyOmitted, &r.entry.storedAt, &r.claimedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return row{}, false, nil
 	}
@@ -316,6 +324,15 @@ func stateOf(state int64) cache.State {
 		return cache.Done
 	}
 	return 0
+}
+
+// sinceOf returns the time of a claimed_at value: zero for 0, which marks
+// a row whose first claim time is unknown.
+func sinceOf(claimedAt int64) time.Time {
+	if claimedAt == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(claimedAt)
 }
 
 // expiry returns now+ttl in Unix ms, or NULL (never) for ttl <= 0.
