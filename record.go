@@ -41,18 +41,15 @@ func KeyOf(resp *http.Response) string {
 	return k
 }
 
-// notStored are headers never recorded: hop-by-hop headers (RFC 9110 7.6.1),
-// credentials, and what a replay recomputes.
-var notStored = []string{
-	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Content-Length",
-	HeaderReplayed, HeaderBodyOmitted,
-}
-
-// storedHeader returns the part of h that a record keeps.
+// storedHeader returns the part of h that a record keeps: not hop-by-hop
+// headers (RFC 9110 7.6.1), credentials, or what a replay recomputes.
 func storedHeader(h http.Header) http.Header {
 	out := h.Clone()
-	for _, k := range notStored {
+	for _, k := range [...]string{
+		"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Content-Length",
+		HeaderReplayed, HeaderBodyOmitted,
+	} {
 		delete(out, k)
 	}
 	return out
