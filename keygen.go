@@ -37,6 +37,7 @@ type op struct {
 	route       *providers.Route
 	key         string // the idempotency key, as the provider sees it (before FormatKey)
 	derived     bool   // key derived by idemhttp (false: explicit or set by the caller)
+	onRequest   bool   // the key was already on the request (header or body field)
 	fingerprint string
 	recordKey   string // namespaced key in the store, set by the transport
 }
@@ -97,6 +98,7 @@ func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKey
 	explicit, ok := keyFrom(req.Context())
 	if !ok && !replaceKeys {
 		explicit, ok = existingKey(req, body, p)
+		o.onRequest = ok
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)

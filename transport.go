@@ -117,11 +117,9 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 		return nil, err
 	}
 	o.recordKey = recordKey(req, prov, o.key)
-	if prov.KeyHeader == "" && prov.KeyField != "" {
-		if _, had := existingKey(req, body, prov); !had || t.policy.ReplaceKeys {
-			if body, err = setJSONStringField(body, prov.KeyField, o.key); err != nil {
-				return nil, err
-			}
+	if prov.KeyHeader == "" && prov.KeyField != "" && !o.onRequest {
+		if body, err = setJSONStringField(body, prov.KeyField, o.key); err != nil {
+			return nil, err
 		}
 	}
 	ctx = withUsedKey(ctx, o.key)
