@@ -97,16 +97,14 @@ func (x *exchange) send(fresh bool) (*http.Response, error) {
 // sendOnce sends one attempt and notes whether the request was written.
 func (x *exchange) sendOnce() attempt {
 	o := x.o
-	var asked, wrote atomic.Bool
-	trace := &httptrace.ClientTrace{
-		GetConn: func(string) { asked.Store(true) },
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				wrote.Store(true)
-			}
-		},
+	st := newSendTrace()
+	// A shallow copy with its own header map: the transport below reads
+	// the URL and the rest, and changes none of it.
+	out := x.req.WithContext(httptrace.WithClientTrace(x.ctx, &st.trace))
+	out.Header = x.req.Header.Clone()
+	if out.Header == nil {
+		out.Header = make(http.Header, 1)
 	}
-	out := x.req.Clone(httptrace.WithClientTrace(x.ctx, trace))
 	out.Body, out.ContentLength = nil, int64(len(x.body))
 	if len(x.body) > 0 || x.req.Body != nil && x.req.Body != http.NoBody {
 		out.Body = bodyReader(x.body)
@@ -127,10 +125,31 @@ func (x *exchange) sendOnce() attempt {
 		out.Header.Set(h, o.provider.FormatKey(o.key))
 	}
 	resp, err := x.t.base.RoundTrip(out)
-	// A base transport that reports no trace events at all cannot tell:
-	// count the request as written.
-	return attempt{resp: resp, err: err, written: wrote.Load() || !asked.Load()}
+	return attempt{resp: resp, err: err, written: st.written()}
 }
+
+// sendTrace learns through httptrace whether a request asked for a
+// connection and whether it was then written whole.
+type sendTrace struct {
+	trace        httptrace.ClientTrace
+	asked, wrote atomic.Bool
+}
+
+func newSendTrace() *sendTrace {
+	st := &sendTrace{}
+	st.trace.GetConn = func(string) { st.asked.Store(true) }
+	st.trace.WroteRequest = func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			st.wrote.Store(true)
+		}
+	}
+	return st
+}
+
+// written reports whether the request may have reached the server whole. A
+// base transport that reports no trace events at all cannot tell: the
+// request counts as written.
+func (st *sendTrace) written() bool { return st.wrote.Load() || !st.asked.Load() }
 
 // judge classifies an attempt. wait < 0 means "use the backoff".
 func (x *exchange) judge(a attempt) (verdict, time.Duration) {

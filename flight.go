@@ -17,24 +17,27 @@ type flights struct {
 }
 
 type flight struct {
-	done        chan struct{}
+	done        chan struct{} // made by the first follower, guarded by flights.mu
 	fingerprint string
 	followers   int          // guarded by flights.mu
 	entry       *cache.Entry // set by the leader when the outcome was recorded or replayed
 }
 
-// join returns the flight for key, and whether the caller leads it.
+// join returns the flight for key, and whether the caller leads it. A
+// follower waits for the flight's done channel.
 func (g *flights) join(key, fingerprint string) (*flight, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.m[key]; ok {
-		f.followers++
+		if f.followers++; f.done == nil {
+			f.done = make(chan struct{})
+		}
 		return f, false
 	}
 	if g.m == nil {
 		g.m = make(map[string]*flight)
 	}
-	f := &flight{done: make(chan struct{}), fingerprint: fingerprint}
+	f := &flight{fingerprint: fingerprint}
 	g.m[key] = f
 	return f, true
 }
@@ -46,15 +49,16 @@ func (g *flights) join(key, fingerprint string) (*flight, bool) {
 func (g *flights) finish(key string, f *flight, entry *cache.Entry, aliased bool) {
 	g.mu.Lock()
 	delete(g.m, key)
-	followers := f.followers
+	done := f.done // no follower can join now
 	g.mu.Unlock()
-	if followers > 0 && aliased && entry != nil {
+	if done == nil {
+		return
+	}
+	if aliased && entry != nil {
 		e := *entry
 		e.Header = entry.Header.Clone()
 		entry = &e
 	}
-	if followers > 0 {
-		f.entry = entry
-	}
-	close(f.done)
+	f.entry = entry
+	close(done)
 }

@@ -24,12 +24,13 @@ type hold struct {
 	lost    error // set when a renewal was refused: the claim may belong to another caller
 }
 
-func (t *Transport) newHold(key string, token cache.Token) *hold {
-	h := &hold{t: t, key: key, token: token}
+// start makes h a hold of the claim on key under token and starts renewing
+// its lease.
+func (h *hold) start(t *Transport, key string, token cache.Token) {
 	h.mu.Lock()
+	h.t, h.key, h.token = t, key, token
 	h.renewer = time.AfterFunc(t.policy.Lease/2, h.renew)
 	h.mu.Unlock()
-	return h
 }
 
 // renew extends the lease and re-arms itself until the hold is settled.
@@ -153,8 +154,12 @@ func (h *hold) settle(ctx context.Context, what string, op func(context.Context)
 	}
 	h.settled = true
 	h.renewer.Stop()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.t.policy.StoreTimeout)
-	defer cancel()
+	sctx := context.WithoutCancel(ctx)
+	if !h.t.inProcessStore {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(sctx, h.t.policy.StoreTimeout)
+		defer cancel()
+	}
 	if err := op(sctx); err != nil {
 		h.t.log.LogAttrs(ctx, slog.LevelError, "idemhttp: cannot "+what+" record", slog.String("record", h.key), slog.Any("err", err))
 	}

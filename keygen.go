@@ -44,10 +44,23 @@ type op struct {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// maxPooledBuf bounds the scratch buffers kept in bufPool: one grown by a
+// huge body is left to the garbage collector.
+const maxPooledBuf = 256 << 10
+
+// putBuf returns a scratch buffer to bufPool.
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		bufPool.Put(bp)
+	}
+}
+
 // DeriveKey returns the idempotency key that req would carry to provider p,
 // without sending it: the key given with WithKey, else the one the caller set
-// on the request (KeyHeader or KeyField), else the derived key. req's body is
-// read and restored.
+// on the request (KeyHeader or KeyField), else the derived key. The body is
+// read through req.GetBody when req has one (as http.NewRequest gives an
+// in-memory body), leaving req untouched; otherwise req.Body is read and
+// replaced by a reader over the same bytes.
 //
 // The derived key is "v1-" followed by hex digits of SHA-256 over this
 // sequence of fields, each encoded as a uvarint length then its bytes:
@@ -74,46 +87,63 @@ func DeriveKey(req *http.Request, p *providers.Provider) (string, error) {
 }
 
 func deriveKey(req *http.Request, p *providers.Provider, replaceKeys bool) (string, error) {
-	body, err := readBody(req, 0)
-	if err != nil {
-		return "", err
+	var body []byte
+	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+		// A copy of the body to read: req stays as it is.
+		bp := bufPool.Get().(*[]byte)
+		defer putBuf(bp)
+		rc, err := req.GetBody()
+		if err != nil {
+			return "", fmt.Errorf("idemhttp: reading request body: %w", err)
+		}
+		buf := bytes.NewBuffer((*bp)[:0])
+		_, err = buf.ReadFrom(rc)
+		rc.Close()
+		if err != nil {
+			return "", fmt.Errorf("idemhttp: reading request body: %w", err)
+		}
+		body, *bp = buf.Bytes(), buf.Bytes()
+	} else {
+		var err error
+		if body, err = readBody(req, 0); err != nil {
+			return "", err
+		}
+		if req.Body != nil && req.Body != http.NoBody {
+			req.Body = io.NopCloser(bytes.NewReader(body)) // restore what was read
+		}
 	}
-	if req.Body != nil && req.Body != http.NoBody {
-		req.Body = io.NopCloser(bytes.NewReader(body)) // restore what was read
-	}
-	o, err := prepareOp(req, body, p, replaceKeys, false)
-	if err != nil {
+	var o op
+	if err := prepareOp(&o, req, body, p, replaceKeys, false); err != nil {
 		return "", err
 	}
 	return o.key, nil
 }
 
-// prepareOp derives key, fingerprint and record key for a keyed request whose
-// body has been buffered.
-//
-// The fingerprint is computed only when withFingerprint is set: DeriveKey
-// needs the key alone.
-func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKeys, withFingerprint bool) (*op, error) {
-	o := &op{provider: p, route: p.Route(req.Method, req.URL.Path)}
+// prepareOp derives o's key for a keyed request whose body has been
+// buffered, and, when forTransport is set, its fingerprint and record key
+// (DeriveKey needs the key alone).
+func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, replaceKeys, forTransport bool) error {
+	*o = op{provider: p, route: p.Route(req.Method, req.URL.Path)}
 	explicit, ok := keyFrom(req.Context())
 	if !ok && !replaceKeys {
 		explicit, ok = existingKey(req, body, p)
 		o.onRequest = ok
 	}
 	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	defer putBuf(bp)
+	var key []byte // the derived key; explicit when empty
+	var fingerprint [16]byte
 	if ok {
 		if p.MaxKeyLen > 0 && len(explicit) > p.MaxKeyLen {
-			return nil, fmt.Errorf("%w: %d characters, %s accepts %d", ErrKeyTooLong, len(explicit), p.Name, p.MaxKeyLen)
+			return fmt.Errorf("%w: %d characters, %s accepts %d", ErrKeyTooLong, len(explicit), p.Name, p.MaxKeyLen)
 		}
 		if explicit == "" {
-			return nil, ErrEmptyKey
+			return ErrEmptyKey
 		}
-		o.key = explicit
-		if withFingerprint {
+		if forTransport {
 			*bp = encodeRequest((*bp)[:0], req, body, p, o.route, "", false)
 			sum := sha256.Sum256(*bp)
-			o.fingerprint = hex.EncodeToString(sum[:16])
+			fingerprint = [16]byte(sum[:16])
 		}
 	} else {
 		if p.KeyField != "" {
@@ -123,40 +153,62 @@ func prepareOp(req *http.Request, body []byte, p *providers.Provider, replaceKey
 		}
 		*bp = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true)
 		sum := sha256.Sum256(*bp)
-		key, err := keyText(sum, p.MaxKeyLen)
-		if err != nil {
-			return nil, err
+		var err error
+		var text [keyTextLen]byte
+		if key, err = keyText(text[:0], sum, p.MaxKeyLen); err != nil {
+			return err
 		}
-		o.key, o.derived = key, true
+		o.derived = true
 		switch {
-		case !withFingerprint:
+		case !forTransport:
+			o.key = string(key)
+			return nil
 		case o.route != nil && len(o.route.KeyFields) > 0 && len(o.route.ValidationFields) > 0:
 			*bp = encodeFields((*bp)[:0], req, body, o.route.ValidationFields)
 			fsum := sha256.Sum256(*bp)
-			o.fingerprint = hex.EncodeToString(fsum[:16])
+			fingerprint = [16]byte(fsum[:16])
 		default:
 			// The key covers everything the fingerprint would: the whole
 			// request, or the key fields that stand for it.
-			o.fingerprint = hex.EncodeToString(sum[16:32])
+			fingerprint = [16]byte(sum[16:32])
 		}
 	}
-	return o, nil
+	if !forTransport {
+		o.key = explicit
+		return nil
+	}
+	// Record key, key and fingerprint share one allocation.
+	buf := appendRecordKey((*bp)[:0], req, p)
+	keyAt := len(buf)
+	if key != nil {
+		buf = append(buf, key...)
+	} else {
+		buf = append(buf, explicit...)
+	}
+	fpAt := len(buf)
+	buf = hex.AppendEncode(buf, fingerprint[:])
+	*bp = buf
+	all := string(buf)
+	o.recordKey, o.key, o.fingerprint = all[:fpAt], all[keyAt:fpAt], all[fpAt:]
+	return nil
 }
 
-// keyText renders a digest as key text within maxLen.
-func keyText(sum [32]byte, maxLen int) (string, error) {
-	const prefix, digits, minDigits = "v1-", 40, 16
+// keyTextLen is the length of a derived key at most: "v1-" and 40 digits.
+const keyTextLen = 3 + 40
+
+// keyText appends a digest rendered as key text within maxLen to dst.
+func keyText(dst []byte, sum [32]byte, maxLen int) ([]byte, error) {
+	const prefix, digits, minDigits = "v1-", keyTextLen - 3, 16
 	n := digits
 	if maxLen > 0 && len(prefix)+n > maxLen {
 		n = maxLen - len(prefix)
 		if n < minDigits {
-			return "", fmt.Errorf("%w: provider limit %d leaves no room for a derived key", ErrKeyTooLong, maxLen)
+			return nil, fmt.Errorf("%w: provider limit %d leaves no room for a derived key", ErrKeyTooLong, maxLen)
 		}
 	}
-	var b [len(prefix) + digits]byte
-	copy(b[:], prefix)
-	hex.Encode(b[len(prefix):], sum[:digits/2])
-	return string(b[:len(prefix)+n]), nil
+	dst = append(dst, prefix...)
+	dst = hex.AppendEncode(dst, sum[:digits/2])
+	return dst[:len(prefix)+n], nil
 }
 
 // encodeRequest appends the encoding documented on DeriveKey to dst.
@@ -317,25 +369,24 @@ func existingKey(req *http.Request, body []byte, p *providers.Provider) (string,
 	return "", false
 }
 
-// recordKey namespaces a key by provider and tenant: a hash of the
-// credentials (Authorization and the provider's account headers), so two
-// tenants never see each other's records. Credentials are never stored.
-func recordKey(req *http.Request, p *providers.Provider, key string) string {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	creds := appendLenString((*bp)[:0], req.Header.Get("Authorization"))
+// appendRecordKey appends the namespace of a record key to dst: the
+// provider's name and a hash of the credentials (Authorization and the
+// provider's account headers), so two tenants never see each other's
+// records; the key follows it. Credentials are never stored.
+func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider) []byte {
+	var scratch [256]byte
+	creds := appendLenString(scratch[:0], req.Header.Get("Authorization"))
 	for _, name := range p.AccountHeaders {
 		creds = appendLenString(creds, req.Header.Get(name))
 	}
-	*bp = creds
 	sum := sha256.Sum256(creds)
-	var hx [16]byte
-	hex.Encode(hx[:], sum[:8])
-	return p.Name + "/" + string(hx[:]) + "/" + key
+	dst = append(dst, p.Name...)
+	dst = append(dst, '/')
+	dst = hex.AppendEncode(dst, sum[:8])
+	return append(dst, '/')
 }
 
-// readBody buffers the body of req, at most limit bytes (0: no limit). It
-// reads from GetBody when the request has one, so req.Body stays unread, and
+// readBody buffers the body of req, at most limit bytes (0: no limit), and
 // closes req.Body as a RoundTripper must. req itself is not modified.
 func readBody(req *http.Request, limit int64) ([]byte, error) {
 	if req.Body == nil || req.Body == http.NoBody {
@@ -346,12 +397,6 @@ func readBody(req *http.Request, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, req.ContentLength, limit)
 	}
 	rc := req.Body
-	if req.GetBody != nil {
-		if b, err := req.GetBody(); err == nil {
-			rc = b
-			defer b.Close()
-		}
-	}
 	// The body is read into one exactly sized buffer when its length is
 	// known; readRest grows it only for a body longer than announced.
 	size := req.ContentLength

@@ -24,6 +24,9 @@ type Transport struct {
 	log       *slog.Logger
 	flights   flights
 	now       func() time.Time
+	// inProcessStore: the store answers from memory, never waiting on I/O,
+	// so its calls need no timeout of their own.
+	inProcessStore bool
 }
 
 // Option configures a Transport.
@@ -69,6 +72,7 @@ func New(opts ...Option) *Transport {
 	if t.store == nil {
 		t.store = cache.NewMemory()
 	}
+	_, t.inProcessStore = t.store.(*cache.Memory)
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -85,8 +89,8 @@ func (t *Transport) Provider(host string) *providers.Provider {
 	return &t.fallback
 }
 
-// DeriveKey returns the key req would carry, without sending it. req's body
-// is read and restored.
+// DeriveKey returns the key req would carry, without sending it, as the
+// package-level DeriveKey does with the provider that serves req.
 func (t *Transport) DeriveKey(req *http.Request) (string, error) {
 	return deriveKey(req, t.Provider(req.URL.Hostname()), t.policy.ReplaceKeys)
 }
@@ -112,18 +116,19 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 	if err != nil {
 		return nil, err
 	}
-	o, err := prepareOp(req, body, prov, t.policy.ReplaceKeys, true)
-	if err != nil {
+	x := &exchange{t: t, req: req, body: body}
+	o := &x.op
+	if err := prepareOp(o, req, body, prov, t.policy.ReplaceKeys, true); err != nil {
 		return nil, err
 	}
-	o.recordKey = recordKey(req, prov, o.key)
+	x.o = o
 	if prov.KeyHeader == "" && prov.KeyField != "" && !o.onRequest {
-		if body, err = setJSONStringField(body, prov.KeyField, o.key); err != nil {
+		if x.body, err = setJSONStringField(body, prov.KeyField, o.key); err != nil {
 			return nil, err
 		}
 	}
-	ctx = withUsedKey(ctx, o.key)
-	x := &exchange{t: t, o: o, req: req, body: body, ctx: ctx}
+	ctx = withUsedKey(ctx, &o.key)
+	x.ctx = ctx
 	for {
 		f, leader := t.flights.join(o.recordKey, o.fingerprint)
 		if leader {
@@ -156,11 +161,10 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 	if err != nil {
 		return err
 	}
-	o, err := prepareOp(req.WithContext(ctx), body, prov, t.policy.ReplaceKeys, true)
-	if err != nil {
+	var o op
+	if err := prepareOp(&o, req.WithContext(ctx), body, prov, t.policy.ReplaceKeys, true); err != nil {
 		return err
 	}
-	o.recordKey = recordKey(req, prov, o.key)
 	var e *cache.Entry
 	if resp != nil {
 		e = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
@@ -174,11 +178,13 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 // exchange is one keyed call on its way through claim, sends and record.
 type exchange struct {
 	t       *Transport
-	o       *op
+	op      op
+	o       *op           // &op
 	req     *http.Request // the caller's request, never modified
 	body    []byte        // the body to send (with the key, for body-field providers)
 	ctx     context.Context
-	hold    *hold        // the claim, nil when the store is bypassed (fail open)
+	held    hold
+	hold    *hold        // &held once claimed; nil when the store is bypassed (fail open)
 	inDoubt bool         // an earlier call may have executed the operation
 	resent  bool         // an earlier attempt of this call was written
 	entry   *cache.Entry // what was recorded or replayed, for single-flight followers
@@ -209,7 +215,8 @@ func (x *exchange) run() (*http.Response, error) {
 	default:
 		return nil, fmt.Errorf("%w: unexpected claim outcome %v", cache.ErrUnavailable, c.Outcome)
 	}
-	x.hold, x.inDoubt = t.newHold(o.recordKey, c.Token), c.InDoubt
+	x.held.start(t, o.recordKey, c.Token)
+	x.hold, x.inDoubt = &x.held, c.InDoubt
 	defer func() {
 		if p := recover(); p != nil {
 			// Cut short: nobody knows whether the request went out, so the
