@@ -153,7 +153,7 @@ func replayResponse(req *http.Request, e *cache.Entry, shared bool) *http.Respon
 		h[HeaderBodyOmitted] = []string{"true"}
 	}
 	return &http.Response{
-		Status:        strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
+		Status:        statusLine(e.Status),
 		StatusCode:    e.Status,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
@@ -163,6 +163,26 @@ func replayResponse(req *http.Request, e *cache.Entry, shared bool) *http.Respon
 		ContentLength: int64(len(e.Body)),
 		Request:       req,
 	}
+}
+
+// statusLine returns Response.Status for code, without allocating for the
+// usual success codes.
+func statusLine(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200 OK"
+	case http.StatusCreated:
+		return "201 Created"
+	case http.StatusAccepted:
+		return "202 Accepted"
+	case http.StatusNoContent:
+		return "204 No Content"
+	}
+	text := http.StatusText(code)
+	if text == "" {
+		text = "status code " + strconv.Itoa(code) // as net/http reads it
+	}
+	return strconv.Itoa(code) + " " + text
 }
 
 // drain discards a little of a response body before closing it, so the

@@ -504,3 +504,32 @@ func TestEmptyExplicitKey(t *testing.T) {
 		t.Fatalf("want ErrEmptyKey and nothing sent, got %v", r.err)
 	}
 }
+
+// A replay carries the status line net/http gives the original response,
+// for every recordable status.
+func TestReplayStatusLine(t *testing.T) {
+	for _, code := range []int{200, 201, 202, 204, 400, 402, 422, 299} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(code)
+		}))
+		c := &http.Client{Transport: idemhttp.New(idemhttp.WithBase(srv.Client().Transport))}
+		var status [2]string
+		for i := range status {
+			req, _ := http.NewRequest("POST", srv.URL+"/things", strings.NewReader(`{"n":1}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			status[i] = resp.Status
+			if got := idemhttp.Replayed(resp); got != (i == 1) {
+				t.Fatalf("%d: call %d: Replayed = %v", code, i, got)
+			}
+		}
+		if status[1] != status[0] {
+			t.Errorf("%d: replay status %q, original %q", code, status[1], status[0])
+		}
+		srv.Close()
+	}
+}
