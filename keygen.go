@@ -240,7 +240,11 @@ func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Prov
 func appendBody(dst []byte, contentType string, body []byte) []byte {
 	switch mediaKind(contentType) {
 	case bodyJSON:
-		return appendCanonicalKind(dst, bodyJSON, func(d []byte) ([]byte, error) { return canon.AppendJSON(d, body) }, body)
+		// The length goes in front directly: no move of the canonical form.
+		if out, err := canon.AppendLenJSON(append(dst, bodyJSON), body); err == nil {
+			return out
+		}
+		return canon.AppendLen(append(dst, bodyBytes), body)
 	case bodyForm:
 		return appendCanonicalKind(dst, bodyForm, func(d []byte) ([]byte, error) { return canon.AppendForm(d, body) }, body)
 	case bodyMultipart:

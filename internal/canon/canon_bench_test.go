@@ -3,6 +3,7 @@ package canon
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -53,6 +54,7 @@ func BenchmarkKeyDerivation(b *testing.B) {
 			benchmarkVariants(b, size.name+"/AppendJSON+sha256-new-values", values)
 			benchmarkVariants(b, size.name+"/AppendJSON+sha256-new-orders", shuffledMembers(b, payload, 256))
 		}
+		benchmarkLenPrefixed(b, size.name, payload)
 		b.Run(size.name+"/jsontext+sha256", func(b *testing.B) {
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
@@ -77,6 +79,45 @@ func BenchmarkKeyDerivation(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchmarkLenPrefixed measures the canonical form hashed behind its
+// length, as key derivation hashes it: with AppendLenJSON, and with
+// AppendJSON after a varint-sized slot that the length then replaces,
+// moving the canonical form down (what a caller does without
+// AppendLenJSON).
+func benchmarkLenPrefixed(b *testing.B, size string, payload []byte) {
+	for _, v := range []struct {
+		name      string
+		appendLen func(dst, src []byte) []byte
+	}{
+		{"AppendLenJSON+sha256", func(dst, src []byte) []byte { out, _ := AppendLenJSON(dst, src); return out }},
+		{"slot+AppendJSON+move+sha256", appendLenByMove},
+	} {
+		b.Run(size+"/"+v.name, func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				buf = v.appendLen(buf[:0], payload)
+				sha256.Sum256(buf)
+			}
+		})
+	}
+}
+
+// appendLenByMove is AppendLenJSON done with AppendJSON: the canonical form
+// is written after a slot of the largest varint size, then moved down
+// behind the length.
+func appendLenByMove(dst, src []byte) []byte {
+	var lb [binary.MaxVarintLen64]byte
+	start := len(dst)
+	out, _ := AppendJSON(append(dst, lb[:]...), src)
+	n := len(out) - start - len(lb)
+	w := binary.PutUvarint(lb[:], uint64(n))
+	copy(out[start:], lb[:w])
+	copy(out[start+w:], out[start+len(lb):])
+	return out[:start+w+n]
 }
 
 // benchmarkVariants measures AppendJSON and SHA-256 over bodies taken in

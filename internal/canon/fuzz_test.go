@@ -64,6 +64,9 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("AppendJSON and jsontext differ:\n%q\n%q", got, v)
 		}
 		if err != nil {
+			if withLen, lerr := AppendLenJSON([]byte("prefix"), in); lerr == nil || string(withLen) != "prefix" {
+				t.Fatalf("AppendJSON fails with %v, AppendLenJSON gives %q, %v", err, withLen, lerr)
+			}
 			return
 		}
 		if want, jerr := jcs.Transform(in); jerr == nil && !bytes.Equal(got, want) {
@@ -76,6 +79,10 @@ func FuzzAppendJSON(f *testing.F) {
 		appended, err := AppendJSON([]byte("prefix"), in)
 		if err != nil || string(appended) != "prefix"+string(got) {
 			t.Fatalf("appending gives %q, %v", appended, err)
+		}
+		withLen, err := AppendLenJSON([]byte("prefix"), in)
+		if want := AppendLen([]byte("prefix"), got); err != nil || !bytes.Equal(withLen, want) {
+			t.Fatalf("AppendLenJSON gives %q, %v; want %q", withLen, err, want)
 		}
 	})
 }

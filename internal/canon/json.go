@@ -28,7 +28,19 @@ const maxDepth = 10000
 func AppendJSON(dst, src []byte) ([]byte, error) {
 	s := getJSONState()
 	defer putJSONState(s)
-	return s.canonicalize(dst, src)
+	return s.canonicalize(dst, src, false)
+}
+
+// AppendLenJSON is AppendLen(dst, c) where c is AppendJSON(nil, src): the
+// length of the canonical form as an unsigned varint, then the canonical
+// form. It does the same work as AppendJSON: the length is known before
+// the canonical form is written in its final place, so nothing is moved to
+// make room for it. On error the returned slice has dst's length and
+// content.
+func AppendLenJSON(dst, src []byte) ([]byte, error) {
+	s := getJSONState()
+	defer putJSONState(s)
+	return s.canonicalize(dst, src, true)
 }
 
 // jsonState is the scratch of one AppendJSON call, reused through a pool.
@@ -86,13 +98,13 @@ func putJSONState(s *jsonState) {
 	jsonStatePool.Put(s)
 }
 
-// canonicalize is AppendJSON on a state.
+// canonicalize is AppendJSON on a state, or AppendLenJSON with withLen.
 //
 // The document is first written lifted above its final place, at
 // base+lift, so that when objects must be reordered the final form can be
 // written straight to base, below the first one; when none must, the
 // first one moves down. Most bodies have some object out of order.
-func (s *jsonState) canonicalize(dst, src []byte) ([]byte, error) {
+func (s *jsonState) canonicalize(dst, src []byte, withLen bool) ([]byte, error) {
 	base := len(dst)
 	lift := len(src) + slack
 	s.src = src
@@ -107,12 +119,15 @@ func (s *jsonState) canonicalize(dst, src []byte) ([]byte, error) {
 		return s.out[:base], err
 	}
 	start, n := base+lift, w-base-lift
+	if withLen { // at most 10 bytes, below the first form (lift > 10)
+		base = len(binary.AppendUvarint(s.out[:base], uint64(n)))
+	}
 	if s.unordered == 0 {
 		copy(s.out[base:], s.out[start:w])
 		return s.out[:base+n], nil
 	}
 	to := base
-	if n > lift { // numbers grew: write after the first form instead
+	if base+n > start { // numbers grew: write after the first form instead
 		to = w
 		s.out = atCapacity(slices.Grow(s.out[:w], n))
 	}

@@ -410,6 +410,51 @@ func TestAppendJSONAppends(t *testing.T) {
 	}
 }
 
+// TestAppendLenJSON checks that AppendLenJSON is AppendLen of what
+// AppendJSON gives, when numbers grow, when nothing is reordered, with
+// lengths of one and several varint bytes, and that errors leave dst as
+// it was.
+func TestAppendLenJSON(t *testing.T) {
+	docs := []string{
+		`{"b":[1e20,1e20,1e20,1e20,1e20,1e20,1e20,1e20],"a":{"d":1,"c":2}}`,
+		`[1e20,1e20,1e20,1e20,1e20,1e20,1e20,1e20,1e20,1e20,1e20,1e20,1e20]`,
+		`{"a":1,"b":[true,false,null]}`,
+		` "x" `,
+		`0`,
+		`{}`,
+		string(apiPayload(1 << 10)),
+		string(apiPayload(1 << 20)),
+	}
+	rng := rand.New(rand.NewPCG(3, 8785))
+	for range 300 {
+		docs = append(docs, string(randomJSON(rng, 0)))
+	}
+	var buf []byte
+	for _, doc := range docs {
+		c, err := AppendJSON(nil, []byte(doc))
+		if err != nil {
+			t.Fatalf("AppendJSON(%.80q): %v", doc, err)
+		}
+		want := AppendLen([]byte("key:"), c)
+		for _, capacity := range []int{0, 10, 4 * len(doc)} {
+			dst := append(make([]byte, 0, capacity), "key:"...)
+			got, err := AppendLenJSON(dst, []byte(doc))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("AppendLenJSON(%.80q), capacity %d: got %.80q, %v; want %.80q", doc, capacity, got, err, want)
+			}
+		}
+		if buf, err = AppendLenJSON(append(buf[:0], "key:"...), []byte(doc)); err != nil || !bytes.Equal(buf, want) {
+			t.Fatalf("AppendLenJSON(%.80q) reusing a buffer: got %.80q, %v", doc, buf, err)
+		}
+	}
+	for _, doc := range []string{`{"a":1,"a":2}`, `[1,]`, `[1,1e999]`, ""} {
+		got, err := AppendLenJSON([]byte("key:"), []byte(doc))
+		if !errors.Is(err, ErrInvalid) || string(got) != "key:" {
+			t.Errorf("AppendLenJSON(%q) = %q, %v; want dst unchanged and ErrInvalid", doc, got, err)
+		}
+	}
+}
+
 // TestAppendJSONMatchesReferences compares AppendJSON with gowebpki/jcs and
 // jsontext on the benchmark payloads and on random documents.
 func TestAppendJSONMatchesReferences(t *testing.T) {
