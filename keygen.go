@@ -233,7 +233,7 @@ func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Prov
 	if withScope && route != nil && len(route.KeyFields) > 0 {
 		return encodeFields(dst, req, body, route.KeyFields)
 	}
-	return appendBody(dst, req.Header.Get("Content-Type"), body)
+	return appendBody(dst, contentType(req.Header), body)
 }
 
 // appendBody appends the body-kind byte and the length-prefixed canonical body.
@@ -256,9 +256,9 @@ func appendBody(dst []byte, contentType string, body []byte) []byte {
 
 // encodeFields appends the 'k' body: each field's name and canonical value.
 func encodeFields(dst []byte, req *http.Request, body []byte, fields []string) []byte {
-	kind := mediaKind(req.Header.Get("Content-Type"))
+	kind := mediaKind(contentType(req.Header))
 	if kind != bodyJSON && kind != bodyForm {
-		return appendBody(dst, req.Header.Get("Content-Type"), body)
+		return appendBody(dst, contentType(req.Header), body)
 	}
 	start := len(dst)
 	dst = append(dst, bodyFields)
@@ -336,6 +336,18 @@ func appendOrigin(dst []byte, req *http.Request) []byte {
 	return append(dst, host...)
 }
 
+// canonicalGet is h.Get(name) for a name already in canonical form: no
+// canonicalisation on the way.
+func canonicalGet(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// contentType is the request's Content-Type.
+func contentType(h http.Header) string { return canonicalGet(h, "Content-Type") }
+
 // mediaKind classifies a Content-Type.
 func mediaKind(contentType string) byte {
 	if contentType == "" {
@@ -367,7 +379,7 @@ func existingKey(req *http.Request, body []byte, p *providers.Provider) (string,
 		}
 		return "", false
 	}
-	if p.KeyField != "" && mediaKind(req.Header.Get("Content-Type")) == bodyJSON {
+	if p.KeyField != "" && mediaKind(contentType(req.Header)) == bodyJSON {
 		return jsonStringField(body, p.KeyField)
 	}
 	return "", false
@@ -379,7 +391,7 @@ func existingKey(req *http.Request, body []byte, p *providers.Provider) (string,
 // records; the key follows it. Credentials are never stored.
 func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider) []byte {
 	var scratch [256]byte
-	creds := appendLenString(scratch[:0], req.Header.Get("Authorization"))
+	creds := appendLenString(scratch[:0], canonicalGet(req.Header, "Authorization"))
 	for _, name := range p.AccountHeaders {
 		creds = appendLenString(creds, req.Header.Get(name))
 	}
