@@ -2,7 +2,9 @@ package redis
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +48,104 @@ func BenchmarkReplay(b *testing.B) {
 				mustClaim(b, s, "k", cache.Completed)
 			}
 		})
+	}
+}
+
+// concurrency is how many goroutines the parallel benchmarks run: the load
+// of an idemhttp transport at 64 concurrent requests.
+const concurrency = 64
+
+// BenchmarkClaimCompleteParallel: BenchmarkClaimComplete from 64 goroutines
+// at once, each claiming and completing new keys, through one Store with
+// pipelining on a client that honours context deadlines. Reported beside
+// ns/op (per claim+complete): the mean number of commands per round trip of
+// the pipeliner (cmds/batch).
+func BenchmarkClaimCompleteParallel(b *testing.B) {
+	s, batches := parallelStore(b)
+	entry := testEntry()
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := b.Context()
+		for pb.Next() {
+			key := fmt.Sprint("k", next.Add(1))
+			c, err := s.Claim(ctx, key, "fp", longLease)
+			if err == nil && c.Outcome != cache.Acquired {
+				err = fmt.Errorf("outcome %v, want %v", c.Outcome, cache.Acquired)
+			}
+			if err == nil {
+				err = s.Complete(ctx, key, c.Token, entry, longTTL)
+			}
+			if err != nil {
+				b.Errorf("claim and complete %q: %v", key, err)
+				return
+			}
+		}
+	})
+	batches.report(b)
+}
+
+// BenchmarkReplayParallel: BenchmarkReplay from 64 goroutines at once, all
+// claiming one completed key, as BenchmarkClaimCompleteParallel.
+func BenchmarkReplayParallel(b *testing.B) {
+	s, batches := parallelStore(b)
+	c := mustClaim(b, s, "k", cache.Acquired)
+	if err := s.Complete(b.Context(), "k", c.Token, testEntry(), longTTL); err != nil {
+		b.Fatal(err)
+	}
+	batches.reset()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := b.Context()
+		for pb.Next() {
+			c, err := s.Claim(ctx, "k", "fp", longLease)
+			if err == nil && c.Outcome != cache.Completed {
+				err = fmt.Errorf("outcome %v, want %v", c.Outcome, cache.Completed)
+			}
+			if err != nil {
+				b.Errorf("replay: %v", err)
+				return
+			}
+		}
+	})
+	batches.report(b)
+}
+
+// parallelStore starts a Redis server and returns a pipelining Store on a
+// client with a connection per goroutine and ContextTimeoutEnabled, the
+// benchmark set to run concurrency goroutines, and the Store's batch sizes.
+func parallelStore(b *testing.B) (*Store, *batchSizes) {
+	srv := redistest.Start(b)
+	client := goredis.NewClient(&goredis.Options{
+		Addr:                  srv.Addr(),
+		PoolSize:              concurrency,
+		ContextTimeoutEnabled: true,
+	})
+	b.Cleanup(func() { _ = client.Close() })
+	s := newTestStore(b, client)
+	batches := &batchSizes{}
+	s.pipe.sending = batches.add
+	b.SetParallelism((concurrency + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	return s, batches
+}
+
+// batchSizes counts the round trips of a pipeliner and their commands.
+type batchSizes struct {
+	trips, cmds atomic.Int64
+}
+
+func (bs *batchSizes) add(n int) {
+	bs.trips.Add(1)
+	bs.cmds.Add(int64(n))
+}
+
+func (bs *batchSizes) reset() {
+	bs.trips.Store(0)
+	bs.cmds.Store(0)
+}
+
+// report reports the mean commands per round trip as cmds/batch.
+func (bs *batchSizes) report(b *testing.B) {
+	if trips := bs.trips.Load(); trips > 0 {
+		b.ReportMetric(float64(bs.cmds.Load())/float64(trips), "cmds/batch")
 	}
 }
 

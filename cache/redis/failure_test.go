@@ -227,13 +227,22 @@ func TestEvictionFencesHolder(t *testing.T) {
 }
 
 // TestNoEvictionRefusesClaims: under maxmemory noeviction a full Redis
-// refuses new claims with ErrUnavailable (OOM) and keeps what it holds.
+// refuses new claims with ErrUnavailable (OOM) and keeps what it holds; the
+// records it holds still move on, since they replace a record rather than
+// add one: a holder completes or marks in doubt, and an in-doubt record is
+// claimed again.
 func TestNoEvictionRefusesClaims(t *testing.T) {
 	srv := redistest.Start(t, "--maxmemory-policy", "noeviction")
 	raw := srv.Client()
 	s := newTestStore(t, raw)
 	ctx := t.Context()
 	held := mustClaim(t, s, "held", cache.Acquired)
+	done := mustClaim(t, s, "done", cache.Acquired)
+	doubt := mustClaim(t, s, "doubt", cache.Acquired)
+	again := mustClaim(t, s, "again", cache.Acquired)
+	if err := s.MarkInDoubt(ctx, "again", again.Token, longTTL); err != nil {
+		t.Fatalf("MarkInDoubt: %v", err)
+	}
 	setTightMaxmemory(t, raw)
 	filler := strings.Repeat("x", 1024)
 	for i := 0; ; i++ {
@@ -253,6 +262,17 @@ func TestNoEvictionRefusesClaims(t *testing.T) {
 	wantGone(t, raw, s.recordKey("new"))
 	if r, err := s.Get(ctx, "held"); err != nil || r.Token != held.Token {
 		t.Fatalf("held record after OOM: %+v, %v", r, err)
+	}
+
+	if err := s.Complete(ctx, "done", done.Token, testEntry(), longTTL); err != nil {
+		t.Fatalf("Complete on a full Redis: %v", err)
+	}
+	mustClaim(t, s, "done", cache.Completed)
+	if err := s.MarkInDoubt(ctx, "doubt", doubt.Token, longTTL); err != nil {
+		t.Fatalf("MarkInDoubt on a full Redis: %v", err)
+	}
+	if c := mustClaim(t, s, "again", cache.Acquired); !c.InDoubt {
+		t.Fatal("claim of an in-doubt record on a full Redis not flagged in doubt")
 	}
 }
 

@@ -34,53 +34,45 @@ func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.D
 	return c, nil
 }
 
-// parseClaim reads the reply of the claim script.
+// parseClaim reads the reply of the claim script (see claimLua).
 func parseClaim(v any, token cache.Token) (cache.Claim, error) {
-	reply, _ := v.([]any)
-	if len(reply) == 0 {
-		return cache.Claim{}, fmt.Errorf("unexpected claim reply %#v", v)
-	}
-	tag, _ := reply[0].(string)
-	switch {
-	case tag == replyMismatch:
-		return cache.Claim{Outcome: cache.Mismatch}, nil
-	case tag == replyAcquired:
-		return parseAcquired(reply, token)
-	case len(reply) != 2:
-	case tag == replyBusy:
-		if until, ok := reply[1].(int64); ok {
-			return cache.Claim{Outcome: cache.Busy, Until: time.UnixMilli(until)}, nil
+	switch v := v.(type) {
+	case string:
+		e, err := decodeEntry([]byte(v))
+		if err != nil {
+			return cache.Claim{}, err
 		}
-	case tag == replyCompleted:
-		if data, ok := reply[1].(string); ok {
-			e, err := decodeEntry([]byte(data))
-			if err != nil {
-				return cache.Claim{}, err
+		return cache.Claim{Outcome: cache.Completed, Entry: e}, nil
+	case int64:
+		switch {
+		case v == replyAcquired:
+			return cache.Claim{Outcome: cache.Acquired, Token: token}, nil
+		case v == replyMismatch:
+			return cache.Claim{Outcome: cache.Mismatch}, nil
+		case v > 0:
+			return cache.Claim{Outcome: cache.Busy, Until: time.UnixMilli(v)}, nil
+		}
+	case []any:
+		// A takeover: {first-claim time}, 0 for a record written before
+		// the first-claim time was kept.
+		if since, ok := singleInt(v); ok {
+			c := cache.Claim{Outcome: cache.Acquired, Token: token, InDoubt: true}
+			if since != 0 {
+				c.Since = time.UnixMilli(since)
 			}
-			return cache.Claim{Outcome: cache.Completed, Entry: e}, nil
+			return c, nil
 		}
 	}
 	return cache.Claim{}, fmt.Errorf("unexpected claim reply %#v", v)
 }
 
-// parseAcquired reads the claim script's reply {"a", in-doubt flag,
-// first-claim time}. Since is set only on a claim flagged in doubt, and only
-// when the record knows its first-claim time (records written before the
-// field was added do not).
-func parseAcquired(reply []any, token cache.Token) (cache.Claim, error) {
-	if len(reply) != 3 {
-		return cache.Claim{}, fmt.Errorf("unexpected claim reply %#v", reply)
+// singleInt returns the integer of a one-element array reply.
+func singleInt(reply []any) (int64, bool) {
+	if len(reply) != 1 {
+		return 0, false
 	}
-	flagged, _ := reply[1].(string)
-	since, ok := reply[2].(int64)
-	if !ok {
-		return cache.Claim{}, fmt.Errorf("unexpected claim reply %#v", reply)
-	}
-	c := cache.Claim{Outcome: cache.Acquired, Token: token, InDoubt: flagged == claimFlagged}
-	if c.InDoubt && since != 0 {
-		c.Since = time.UnixMilli(since)
-	}
-	return c, nil
+	n, ok := reply[0].(int64)
+	return n, ok
 }
 
 // Renew extends the lease of a held claim to lease from now. It fails with
@@ -91,7 +83,7 @@ func (s *Store) Renew(ctx context.Context, key string, token cache.Token, lease 
 		return err
 	}
 	return s.runGuarded(ctx, op, key, s.scripts.renew,
-		formatToken(token), millis(lease), millis(s.cfg.abandonedTTL))
+		millis(lease), formatToken(token), millis(s.cfg.abandonedTTL))
 }
 
 // Complete records entry for a held claim, kept for ttl (ttl <= 0: until

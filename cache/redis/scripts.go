@@ -8,7 +8,8 @@ import goredis "github.com/redis/go-redis/v9"
 //	p  fingerprint of the request that created the record
 //	t  fencing token (decimal uint64), in flight only
 //	l  lease deadline, Unix ms of the server clock, in flight only
-//	q  "1" when the in-flight claim is flagged in doubt
+//	q  "1" when the in-flight claim is flagged in doubt, in flight only;
+//	   absent (or "0", in records written before it was left out) when not
 //	e  encoded cache.Entry, completed only
 //	x  expiry deadline, Unix ms of the server clock (the key's PEXPIREAT),
 //	   or 0: kept until deleted
@@ -21,6 +22,27 @@ import goredis "github.com/redis/go-redis/v9"
 // and Valkey, and reads the clock with TIME, so leases mean the same on every
 // machine. Scripts that change the outcome of a claim PUBLISH on ARGV[1], the
 // record's wake channel, so that waiters elsewhere learn of it at once.
+//
+// The scripts are written for a low cost on the server, which runs them one
+// at a time: no helper functions (a script's text runs afresh on every
+// call, so each would be a new closure each time), as few redis.call as the
+// outcome needs, and records changed in place rather than rewritten.
+//
+// Times are Unix ms in Lua numbers, which are doubles: exact, since every
+// value is far below 2^53 (ms since 1970, plus a lease and an abandoned
+// TTL, each a time.Duration, below 2^44 ms). They reach Redis as strings
+// made by string.format('%d'), never as numbers, which Redis would format
+// itself and, from 7.2 on, writes in exponent notation (1.7e+12) when they
+// end in enough zeros. Scripts reply with integers and strings rather than
+// arrays where they can: an array reply costs Redis more.
+//
+// Under maxmemory with noeviction, Redis refuses a command that may add
+// memory (HSET) when it is the first write of a script, and lets it through
+// after another write. So a claim of a new key starts with HSET, which is
+// refused when Redis is full; every script that replaces a record (a
+// takeover, Complete, MarkInDoubt, Resolve) first writes with a command
+// that adds nothing (PEXPIREAT, PERSIST, HDEL, DEL), so that records already
+// held still move on when Redis is full.
 
 // Result codes of the token-guarded and Resolve scripts.
 const (
@@ -30,12 +52,11 @@ const (
 	codeNotInDoubt = -2
 )
 
-// Tags of the claim script's reply.
+// Integer replies of the claim script; any other integer is the lease
+// deadline of a Busy record (see claimLua).
 const (
-	replyAcquired  = "a"
-	replyBusy      = "b"
-	replyCompleted = "c"
-	replyMismatch  = "m"
+	replyAcquired = 0
+	replyMismatch = -1
 )
 
 // Values of the record's fields.
@@ -46,155 +67,153 @@ const (
 	claimFlagged   = "1"
 )
 
-// luaPrelude defines helpers shared by the scripts.
-const luaPrelude = `
-local key = KEYS[1]
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+// luaNow sets the local now to the server's clock, Unix ms.
+const luaNow = `local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+`
+
+// luaCorrupt is the start of the error reply about a corrupt record: the
+// script appends what is wrong and a closing ')'.
+const luaCorrupt = `redis.error_reply('idemhttp: corrupt record ' .. KEYS[1] .. ': `
+
+// luaHeld sets the locals key and fmt, and ends the script with 0 (fenced)
+// unless the record is in flight under the token ARGV[2].
+const luaHeld = `local key, fmt = KEYS[1], string.format
+local r = redis.call('HMGET', key, 's', 't')
+if r[1] ~= 'f' or r[2] ~= ARGV[2] then return 0 end
+`
+
+// luaSettle turns the record, in flight or in doubt, into a completed one
+// holding the local entry, or an in-doubt one when entry is nil, kept for
+// the local ttl ms (<= 0: until deleted), and wakes the waiters. It keeps
+// the fingerprint and the first-claim time. It uses the locals key and fmt
+// (see luaHeld).
+const luaSettle = `redis.call('HDEL', key, 't', 'l', 'q')
+local xs = '0'
+if ttl > 0 then
+  ` + luaNow + `  xs = fmt('%d', now + ttl)
+  redis.call('PEXPIREAT', key, xs)
+else
+  redis.call('PERSIST', key)
 end
-local function ms(v) return string.format('%d', v) end
--- expire_at sets the key's expiry to x, Unix ms, unless x is 0 (never).
-local function expire_at(x) if x > 0 then redis.call('PEXPIREAT', key, ms(x)) end end
--- after returns now+ttl, or 0 (never) for ttl <= 0.
-local function after(now, ttl) if ttl <= 0 then return 0 end return now + ttl end
--- later returns the later of two expiry deadlines, 0 (never) being the latest.
-local function later(a, b)
-  if a == 0 or b == 0 then return 0 end
-  return math.max(a, b)
+if entry then
+  redis.call('HSET', key, 's', 'c', 'e', entry, 'x', xs)
+else
+  redis.call('HSET', key, 's', 'd', 'x', xs)
 end
-local function corrupt(what) return redis.error_reply('idemhttp: corrupt record ' .. key .. ': ' .. what) end
--- held reports whether the record is in flight under token, and returns
--- its fingerprint and first-claim time.
-local function held(token)
-  local r = redis.call('HMGET', key, 's', 't', 'p', 'i')
-  return r[1] == 'f' and r[2] == token, r[3], r[4]
-end
--- write sets the record's fields, the pairs in fields plus the first-claim
--- time since when known.
-local function write(fields, since)
-  if since then
-    fields[#fields + 1] = 'i'
-    fields[#fields + 1] = since
-  end
-  redis.call('HSET', key, unpack(fields))
-end
--- settle replaces the record by a completed or in-doubt one until x, keeping
--- its first-claim time since, or deletes it when state is nil, and wakes the
--- waiters.
-local function settle(channel, state, fp, entry, x, since)
-  redis.call('DEL', key)
-  if state == 'c' then
-    write({'s', 'c', 'p', fp, 'e', entry, 'x', ms(x)}, since)
-    expire_at(x)
-  elseif state == 'd' then
-    write({'s', 'd', 'p', fp, 'x', ms(x)}, since)
-    expire_at(x)
-  end
-  redis.call('PUBLISH', channel, '')
-end
+redis.call('PUBLISH', ARGV[1], '')
+return 1
 `
 
 // claimLua: ARGV = fingerprint, token, lease ms, abandoned-TTL ms.
-// Returns {"m"} | {"c", entry} | {"b", lease deadline} |
-// {"a", in-doubt flag, first-claim time (0: unknown)}.
-const claimLua = luaPrelude + `
-local fp, token = ARGV[1], ARGV[2]
-local lease, abandoned = tonumber(ARGV[3]), tonumber(ARGV[4])
-local now = now_ms()
-local r = redis.call('HMGET', key, 's', 'p', 'l', 'e', 'x', 'i')
+// Returns, by outcome (scalars, which cost Redis less than arrays):
+//
+//	completed  the entry (a bulk string)
+//	acquired   0, a new record
+//	busy       the lease deadline (an integer > 0)
+//	mismatch   -1
+//	acquired   {first-claim time (0: unknown)}, a claim flagged in doubt,
+//	           which took over an in-doubt record or an expired lease
+//
+// A replay reads the record and nothing else; a new claim reads it and the
+// clock, and writes it; a takeover reads the rest of the record and writes
+// the fields that change, keeping the fingerprint (the same) and the
+// first-claim time.
+const claimLua = `local key, fp, fmt = KEYS[1], ARGV[1], string.format
+local r = redis.call('HMGET', key, 's', 'p', 'e', 'l')
 local s = r[1]
-local flagged = '0'
-local x = now + lease + abandoned
-local since = ms(now)
 if s then
-  if r[2] ~= fp then return {'m'} end
+  if r[2] ~= fp then return -1 end
   if s == 'c' then
-    if not r[4] then return corrupt('completed without entry') end
-    return {'c', r[4]}
-  elseif s == 'f' then
-    local l = tonumber(r[3])
-    if not l then return corrupt('lease') end
-    if l > now then return {'b', l} end
-  elseif s ~= 'd' then
-    return corrupt('state')
+    if r[3] then return r[3] end
+    return ` + luaCorrupt + `completed without entry')
   end
-  flagged = '1'
-  x = later(x, tonumber(r[5]) or x)
-  since = r[6]
-  if since and not tonumber(since) then return corrupt('first-claim time') end
 end
--- A new record's first write is HSET, which Redis refuses (atomically) when
--- out of memory under noeviction; replacing a record is allowed.
-if s then redis.call('DEL', key) end
-write({'s', 'f', 'p', fp, 't', token, 'l', ms(now + lease), 'q', flagged, 'x', ms(x)}, since)
-expire_at(x)
-return {'a', flagged, tonumber(since) or 0}
+` + luaNow + `local l = now + ARGV[3]
+local x = l + ARGV[4]
+if not s then
+  local xs = fmt('%d', x)
+  redis.call('HSET', key, 's', 'f', 'p', fp, 't', ARGV[2], 'l', fmt('%d', l), 'x', xs, 'i', fmt('%d', now))
+  redis.call('PEXPIREAT', key, xs)
+  return 0
+end
+if s == 'f' then
+  local lease = tonumber(r[4])
+  if not lease then return ` + luaCorrupt + `lease') end
+  if lease > now then return lease end
+elseif s ~= 'd' then
+  return ` + luaCorrupt + `state')
+end
+r = redis.call('HMGET', key, 'x', 'i')
+local since = r[2]
+if since and not tonumber(since) then return ` + luaCorrupt + `first-claim time') end
+-- The record is kept until the later of its expiry and the new one; 0 is
+-- never.
+local old = tonumber(r[1]) or x
+if old == 0 then x = 0 elseif old > x then x = old end
+local xs = fmt('%d', x)
+if x > 0 then
+  redis.call('PEXPIREAT', key, xs)
+else
+  redis.call('PERSIST', key)
+end
+redis.call('HSET', key, 's', 'f', 't', ARGV[2], 'l', fmt('%d', l), 'q', '1', 'x', xs)
+return {tonumber(since) or 0}
 `
 
-// renewLua: ARGV = token, lease ms, abandoned-TTL ms. Returns 1 or 0 (fenced).
-const renewLua = luaPrelude + `
-local token, lease, abandoned = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-if not held(token) then return 0 end
-local now = now_ms()
-local x = now + lease + abandoned
-x = later(x, tonumber(redis.call('HGET', key, 'x')) or x)
-redis.call('HSET', key, 'l', ms(now + lease), 'x', ms(x))
-expire_at(x)
+// renewLua: ARGV = lease ms, token, abandoned-TTL ms. Returns 1 or 0
+// (fenced). The record is kept until the later of its expiry and the new
+// lease's end plus the abandoned TTL.
+const renewLua = luaHeld + luaNow + `local l = now + ARGV[1]
+local x = l + ARGV[3]
+local old = tonumber(redis.call('HGET', key, 'x')) or x
+if old == 0 then x = 0 elseif old > x then x = old end
+local xs = fmt('%d', x)
+redis.call('HSET', key, 'l', fmt('%d', l), 'x', xs)
+if x > 0 then redis.call('PEXPIREAT', key, xs) end
 return 1
 `
 
 // completeLua: ARGV = channel, token, ttl ms (0: never expires), entry.
 // Returns 1 or 0 (fenced).
-const completeLua = luaPrelude + `
-local ok, fp, since = held(ARGV[2])
-if not ok then return 0 end
-settle(ARGV[1], 'c', fp, ARGV[4], after(now_ms(), tonumber(ARGV[3])), since)
-return 1
-`
-
-// releaseLua: ARGV = channel, token. Returns 1 or 0 (fenced).
-const releaseLua = luaPrelude + `
-if not held(ARGV[2]) then return 0 end
-settle(ARGV[1], nil)
-return 1
-`
+const completeLua = luaHeld + `local ttl, entry = tonumber(ARGV[3]), ARGV[4]
+` + luaSettle
 
 // markInDoubtLua: ARGV = channel, token, ttl ms (0: never expires).
 // Returns 1 or 0 (fenced).
-const markInDoubtLua = luaPrelude + `
-local ok, fp, since = held(ARGV[2])
-if not ok then return 0 end
-settle(ARGV[1], 'd', fp, nil, after(now_ms(), tonumber(ARGV[3])), since)
+const markInDoubtLua = luaHeld + `local ttl, entry = tonumber(ARGV[3]), nil
+` + luaSettle
+
+// releaseLua: ARGV = channel, token. Returns 1 or 0 (fenced).
+const releaseLua = luaHeld + `redis.call('DEL', key)
+redis.call('PUBLISH', ARGV[1], '')
 return 1
 `
 
 // resolveLua: ARGV = channel, ttl ms (0: never expires), entry (absent: make
 // the key absent).
 // Returns 1, -1 (not found) or -2 (not in doubt).
-const resolveLua = luaPrelude + `
-local r = redis.call('HMGET', key, 's', 'p', 'l', 'i')
+const resolveLua = `local key, fmt = KEYS[1], string.format
+local r = redis.call('HMGET', key, 's', 'l')
 local s = r[1]
 if not s then return -1 end
-local now = now_ms()
-local expired = false
 if s == 'f' then
-  local l = tonumber(r[3])
-  if not l then return corrupt('lease') end
-  expired = l <= now
+  local lease = tonumber(r[2])
+  if not lease then return ` + luaCorrupt + `lease') end
+  ` + luaNow + `  if lease > now then return -2 end
+elseif s ~= 'd' then
+  return -2
 end
-if s ~= 'd' and not expired then return -2 end
-if ARGV[3] then
-  settle(ARGV[1], 'c', r[2], ARGV[3], after(now, tonumber(ARGV[2])), r[4])
-else
-  settle(ARGV[1], nil)
-end
+local ttl, entry = tonumber(ARGV[2]), ARGV[3]
+if entry then
+` + luaSettle + `end
+redis.call('DEL', key)
+redis.call('PUBLISH', ARGV[1], '')
 return 1
 `
 
 // deleteLua: ARGV = channel. Deletes the record and wakes the waiters.
-const deleteLua = luaPrelude + `
-if redis.call('EXISTS', key) == 1 then settle(ARGV[1], nil) end
+const deleteLua = `if redis.call('DEL', KEYS[1]) == 1 then redis.call('PUBLISH', ARGV[1], '') end
 return 1
 `
 

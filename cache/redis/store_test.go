@@ -137,6 +137,48 @@ func TestZeroTTLKeepsRecord(t *testing.T) {
 	}
 }
 
+// TestRecordFields checks the fields each state leaves in the record hash
+// (see scripts.go), as the scripts change records in place: nothing of
+// the claim is left in a settled record, and a takeover keeps the
+// fingerprint and first-claim time.
+func TestRecordFields(t *testing.T) {
+	srv := redistest.Start(t)
+	raw := srv.Client()
+	s := newTestStore(t, raw)
+	ctx := t.Context()
+	want := func(key string, fields ...string) {
+		t.Helper()
+		got, err := raw.HKeys(ctx, s.recordKey(key)).Result()
+		if err != nil {
+			t.Fatalf("HKEYS %s: %v", key, err)
+		}
+		slices.Sort(got)
+		slices.Sort(fields)
+		if !slices.Equal(got, fields) {
+			t.Fatalf("record %s has fields %q, want %q", key, got, fields)
+		}
+	}
+	c := mustClaim(t, s, "k", cache.Acquired)
+	want("k", "s", "p", "t", "l", "x", "i")
+	since := mustGet(t, s, "k").Since
+	if err := s.MarkInDoubt(ctx, "k", c.Token, longTTL); err != nil {
+		t.Fatalf("MarkInDoubt: %v", err)
+	}
+	want("k", "s", "p", "x", "i")
+	c = mustClaim(t, s, "k", cache.Acquired)
+	want("k", "s", "p", "t", "l", "q", "x", "i")
+	if r := mustGet(t, s, "k"); !r.ClaimInDoubt || !r.Since.Equal(since) || r.Fingerprint != "fp" || r.Token != c.Token {
+		t.Fatalf("taken over: %+v; want flagged, since %v, fingerprint fp, token %v", r, since, c.Token)
+	}
+	if err := s.Complete(ctx, "k", c.Token, testEntry(), longTTL); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	want("k", "s", "p", "e", "x", "i")
+	if r := mustGet(t, s, "k"); r.State != cache.Done || !r.Since.Equal(since) || r.Fingerprint != "fp" {
+		t.Fatalf("completed: %+v; want done, since %v, fingerprint fp", r, since)
+	}
+}
+
 func wantPExpireTime(t *testing.T, raw goredis.UniversalClient, key string, want time.Time) {
 	t.Helper()
 	ms, err := raw.Do(t.Context(), "PEXPIRETIME", key).Int64()
