@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -46,7 +47,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 // maxPooledBuf bounds the scratch buffers kept in bufPool: one grown by a
 // huge body is left to the garbage collector.
-const maxPooledBuf = 256 << 10
+const maxPooledBuf = 4 << 20
 
 // putBuf returns a scratch buffer to bufPool.
 func putBuf(bp *[]byte) {
@@ -96,7 +97,12 @@ func deriveKey(req *http.Request, p *providers.Provider, replaceKeys bool) (stri
 		if err != nil {
 			return "", fmt.Errorf("idemhttp: reading request body: %w", err)
 		}
-		buf := bytes.NewBuffer((*bp)[:0])
+		scratch := (*bp)[:0]
+		if req.ContentLength > 0 {
+			// Room for the whole body and the read that finds its end.
+			scratch = slices.Grow(scratch, int(req.ContentLength)+bytes.MinRead)
+		}
+		buf := bytes.NewBuffer(scratch)
 		_, err = buf.ReadFrom(rc)
 		rc.Close()
 		if err != nil {
