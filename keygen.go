@@ -212,9 +212,10 @@ func keyText(dst []byte, sum [32]byte, maxLen int) ([]byte, error) {
 			return nil, fmt.Errorf("%w: provider limit %d leaves no room for a derived key", ErrKeyTooLong, maxLen)
 		}
 	}
+	start := len(dst)
 	dst = append(dst, prefix...)
 	dst = hex.AppendEncode(dst, sum[:digits/2])
-	return dst[:len(prefix)+n], nil
+	return dst[:start+len(prefix)+n], nil
 }
 
 // encodeRequest appends the encoding documented on DeriveKey to dst.
@@ -408,8 +409,10 @@ func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider) []byt
 	return append(dst, '/')
 }
 
-// readBody buffers the body of req, at most limit bytes (0: no limit), and
-// closes req.Body as a RoundTripper must. req itself is not modified.
+// readBody buffers the body of req, at most limit bytes (0: no limit). It
+// reads from GetBody when the request has one, so that the same request can
+// be sent again, and closes req.Body as a RoundTripper must. req itself is
+// not modified.
 func readBody(req *http.Request, limit int64) ([]byte, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil, nil
@@ -418,7 +421,16 @@ func readBody(req *http.Request, limit int64) ([]byte, error) {
 	if limit > 0 && req.ContentLength > limit {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, req.ContentLength, limit)
 	}
+	// GetBody gives a reader of its own when the request has one: the
+	// caller may send the same request again (a retry after a timeout), or
+	// a clone of it, which shares Body.
 	rc := req.Body
+	if req.GetBody != nil {
+		if b, err := req.GetBody(); err == nil {
+			rc = b
+			defer b.Close()
+		}
+	}
 	// The body is read into one exactly sized buffer when its length is
 	// known; readRest grows it only for a body longer than announced.
 	size := req.ContentLength

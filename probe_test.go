@@ -45,6 +45,15 @@ func (e *env) withProbe(probe providers.Probe, first bool) {
 }
 
 // inDoubtEmail leaves the welcome email in doubt: sent, acknowledgement lost.
+// newInDoubtEmailEnv returns an env whose welcome email, in scope "s",
+// is in doubt, and that scope's context.
+func newInDoubtEmailEnv(t *testing.T) (*env, context.Context) {
+	e := newEnv(t)
+	ctx := idemhttp.WithScope(context.Background(), "s")
+	e.inDoubtEmail(ctx)
+	return e, ctx
+}
+
 func (e *env) inDoubtEmail(ctx context.Context) {
 	e.t.Helper()
 	e.srv.Inject("POST", "/v3/mail/send", faultserver.LostAckFault())
@@ -55,9 +64,7 @@ func (e *env) inDoubtEmail(ctx context.Context) {
 }
 
 func TestProbeFindsItDone(t *testing.T) {
-	e := newEnv(t)
-	ctx := idemhttp.WithScope(context.Background(), "s")
-	e.inDoubtEmail(ctx)
+	e, ctx := newInDoubtEmailEnv(t)
 	var calls atomic.Int32
 	e.withProbe(lookupProbe(&calls), false)
 	c := e.client()
@@ -96,9 +103,7 @@ func TestProbeNotDoneSendsOnce(t *testing.T) {
 }
 
 func TestProbeErrorKeepsItInDoubt(t *testing.T) {
-	e := newEnv(t)
-	ctx := idemhttp.WithScope(context.Background(), "s")
-	e.inDoubtEmail(ctx)
+	e, ctx := newInDoubtEmailEnv(t)
 	probeErr := errors.New("activity API unavailable")
 	e.withProbe(func(context.Context, http.RoundTripper, *http.Request, string) (*http.Response, error) {
 		return nil, probeErr

@@ -37,10 +37,8 @@ func KeyOf(resp *http.Response) string {
 	if resp == nil || resp.Request == nil {
 		return ""
 	}
-	if k, ok := resp.Request.Context().Value(usedKey).(*string); ok {
-		return *k
-	}
-	return ""
+	k, _ := resp.Request.Context().Value(usedKey).(string)
+	return k
 }
 
 // storedHeader returns the part of h that a record keeps: not hop-by-hop
@@ -193,6 +191,6 @@ func drain(resp *http.Response) {
 }
 
 // withKey returns ctx carrying the key KeyOf reports.
-func withUsedKey(ctx context.Context, key *string) context.Context {
+func withUsedKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, usedKey, key)
 }

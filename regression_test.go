@@ -5,9 +5,11 @@ package idemhttp_test
 // probe loops, panics, tenancy headers, template emails, streaming bodies).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -300,5 +302,74 @@ func TestStreamingResponseNotBuffered(t *testing.T) {
 	if blocked {
 		<-got
 		t.Fatal("RoundTrip did not return the response headers while the stream was open")
+	}
+}
+
+// A caller that retries by sending the same *http.Request again (as after a
+// timeout it could not interpret) gets the recorded response: the body is
+// read through GetBody, so a request built by http.NewRequest stays
+// sendable (DESIGN.md, life of a request, step 2: "GetBody used when
+// present").
+//
+// The second case builds the request as stripe-go does (no body given to
+// NewRequest, then Body and GetBody set, so ContentLength stays 0): read
+// from the spent Body, the re-sent request would be an empty POST under a
+// new derived key.
+func TestReusedRequestReplays(t *testing.T) {
+	build := map[string]func() *http.Request{
+		"NewRequest": func() *http.Request {
+			req, _ := http.NewRequestWithContext(context.Background(), "POST", "http://"+stripeHost+"/v1/charges", stringsReader(chargeBody))
+			return req
+		},
+		"GetBody, length unknown": func() *http.Request {
+			req, _ := http.NewRequestWithContext(context.Background(), "POST", "http://"+stripeHost+"/v1/charges", nil)
+			req.Body = io.NopCloser(bytes.NewReader([]byte(chargeBody)))
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader([]byte(chargeBody))), nil }
+			return req
+		},
+	}
+	for name, newReq := range build {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.client()
+			req := newReq()
+			req.Header.Set("Content-Type", formType)
+			req.Header.Set("Authorization", "Bearer sk_test_tenant_a")
+			for i := range 2 {
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatalf("call %d with the same request: %v", i, err)
+				}
+				resp.Body.Close()
+				if got := idemhttp.Replayed(resp); got != (i == 1) {
+					t.Errorf("call %d: Replayed = %v", i, got)
+				}
+			}
+			if n := e.srv.Requests("POST", "/v1/charges"); n != 1 {
+				t.Fatalf("%d charges sent, want 1", n)
+			}
+		})
+	}
+}
+
+// Resolve(ctx, req, nil) records an in-doubt operation as not done, so that
+// "the next call sends it": sending req itself must then work, as Resolve
+// reads the body through GetBody and leaves req as it was.
+func TestResolveLeavesRequestSendable(t *testing.T) {
+	e, ctx := newInDoubtEmailEnv(t)
+	tr := e.transport()
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+sendgridHost+"/v3/mail/send", stringsReader(emailBody("ann@x.test", "Welcome!", "Hello")))
+	req.Header.Set("Content-Type", jsonType)
+	req.Header.Set("Authorization", "Bearer sk_test_tenant_a")
+	if err := tr.Resolve(ctx, req, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatalf("sending the resolved request: %v", err)
+	}
+	resp.Body.Close()
+	if n := e.srv.Requests("POST", "/v3/mail/send"); n != 2 {
+		t.Fatalf("%d sends, want 2 (the in-doubt one and the re-send)", n)
 	}
 }

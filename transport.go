@@ -127,7 +127,7 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 			return nil, err
 		}
 	}
-	ctx = withUsedKey(ctx, &o.key)
+	ctx = withUsedKey(ctx, o.key) // a string of its own: the response must not keep the exchange alive
 	x.ctx = ctx
 	for {
 		f, leader := t.flights.join(o.recordKey, o.fingerprint)

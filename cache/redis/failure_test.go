@@ -263,6 +263,10 @@ func TestNoEvictionRefusesClaims(t *testing.T) {
 	if r, err := s.Get(ctx, "held"); err != nil || r.Token != held.Token {
 		t.Fatalf("held record after OOM: %+v, %v", r, err)
 	}
+	// A long call keeps its lease on a full Redis.
+	if err := s.Renew(ctx, "held", held.Token, longLease); err != nil {
+		t.Fatalf("Renew on a full Redis: %v", err)
+	}
 
 	if err := s.Complete(ctx, "done", done.Token, testEntry(), longTTL); err != nil {
 		t.Fatalf("Complete on a full Redis: %v", err)

@@ -87,19 +87,24 @@ if r[1] ~= 'f' or r[2] ~= ARGV[2] then return 0 end
 // holding the local entry, or an in-doubt one when entry is nil, kept for
 // the local ttl ms (<= 0: until deleted), and wakes the waiters. It keeps
 // the fingerprint and the first-claim time. It uses the locals key and fmt
-// (see luaHeld).
+// (see luaHeld). The expiry is set after the record is written: a deadline
+// already past (a TTL of a millisecond that the clock overtook) deletes the
+// record whole, where set before it would leave the HSET a new key with no
+// fingerprint and no expiry.
 const luaSettle = `redis.call('HDEL', key, 't', 'l', 'q')
 local xs = '0'
 if ttl > 0 then
   ` + luaNow + `  xs = fmt('%d', now + ttl)
-  redis.call('PEXPIREAT', key, xs)
-else
-  redis.call('PERSIST', key)
 end
 if entry then
   redis.call('HSET', key, 's', 'c', 'e', entry, 'x', xs)
 else
   redis.call('HSET', key, 's', 'd', 'x', xs)
+end
+if ttl > 0 then
+  redis.call('PEXPIREAT', key, xs)
+else
+  redis.call('PERSIST', key)
 end
 redis.call('PUBLISH', ARGV[1], '')
 return 1
@@ -169,8 +174,12 @@ local x = l + ARGV[3]
 local old = tonumber(redis.call('HGET', key, 'x')) or x
 if old == 0 then x = 0 elseif old > x then x = old end
 local xs = fmt('%d', x)
+if x > 0 then
+  redis.call('PEXPIREAT', key, xs)
+else
+  redis.call('PERSIST', key)
+end
 redis.call('HSET', key, 'l', fmt('%d', l), 'x', xs)
-if x > 0 then redis.call('PEXPIREAT', key, xs) end
 return 1
 `
 
