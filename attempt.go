@@ -35,7 +35,7 @@ const (
 // send sends the request until a final outcome, and settles the record.
 // fresh says the claim was just taken: the first send needs no lease check.
 func (x *exchange) send(fresh bool) (*http.Response, error) {
-	t, o := x.t, x.o
+	t, o := x.t, &x.o
 	start := t.now()
 	var bo backoff.BackOff
 	for n := 1; ; n++ {
@@ -96,7 +96,7 @@ func (x *exchange) send(fresh bool) (*http.Response, error) {
 
 // sendOnce sends one attempt and notes whether the request was written.
 func (x *exchange) sendOnce() attempt {
-	o := x.o
+	o := &x.o
 	st := newSendTrace()
 	// A shallow copy with its own header map: the transport below reads
 	// the URL and the rest, and changes none of it.
@@ -202,7 +202,7 @@ func (x *exchange) retryAfter(resp *http.Response) (verdict, time.Duration) {
 
 // finish settles the record for a final response and returns it.
 func (x *exchange) finish(resp *http.Response) (*http.Response, error) {
-	t, o := x.t, x.o
+	t, o := x.t, &x.o
 	status := resp.StatusCode
 	if x.resent && !x.inDoubt {
 		// The provider's own replay marker after a retry within this call:

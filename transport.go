@@ -111,18 +111,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // roundTripKeyed is steps 2 to 8 of the life of a request.
 func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*http.Response, error) {
-	prov := t.Provider(req.URL.Hostname())
-	body, err := readBody(req, t.policy.MaxBodyBytes)
+	x := &exchange{t: t, req: req}
+	o := &x.o
+	body, err := t.prepare(req, o)
 	if err != nil {
 		return nil, err
 	}
-	x := &exchange{t: t, req: req, body: body}
-	o := &x.op
-	if err := prepareOp(o, req, body, prov, t.policy.ReplaceKeys, true); err != nil {
-		return nil, err
-	}
-	x.o = o
-	if prov.KeyHeader == "" && prov.KeyField != "" && !o.onRequest {
+	x.body = body
+	if prov := o.provider; prov.KeyHeader == "" && prov.KeyField != "" && !o.onRequest {
 		if x.body, err = setJSONStringField(body, prov.KeyField, o.key); err != nil {
 			return nil, err
 		}
@@ -156,30 +152,35 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 // response (later calls replay it); with resp nil it is recorded as not done
 // (the next call sends it). req identifies the operation as it would be sent.
 func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.Response) error {
-	prov := t.Provider(req.URL.Hostname())
-	body, err := readBody(req, t.policy.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var o op
-	if err := prepareOp(&o, req.WithContext(ctx), body, prov, t.policy.ReplaceKeys, true); err != nil {
+	if _, err := t.prepare(req.WithContext(ctx), &o); err != nil {
 		return err
 	}
 	var e *cache.Entry
 	if resp != nil {
 		e = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
 	}
-	if err := t.store.Resolve(ctx, o.recordKey, e, t.policy.recordTTL(prov)); err != nil {
+	if err := t.store.Resolve(ctx, o.recordKey, e, t.policy.recordTTL(o.provider)); err != nil {
 		return fmt.Errorf("idemhttp: resolving %s: %w", o.key, err)
 	}
 	return nil
 }
 
+// prepare buffers req's body and derives o, for the provider that serves
+// req: the first steps of a keyed call, and of Resolve.
+func (t *Transport) prepare(req *http.Request, o *op) ([]byte, error) {
+	body, err := readBody(req, t.policy.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	err = prepareOp(o, req, body, t.Provider(req.URL.Hostname()), t.policy.ReplaceKeys, true)
+	return body, err
+}
+
 // exchange is one keyed call on its way through claim, sends and record.
 type exchange struct {
 	t       *Transport
-	op      op
-	o       *op           // &op
+	o       op
 	req     *http.Request // the caller's request, never modified
 	body    []byte        // the body to send (with the key, for body-field providers)
 	ctx     context.Context
@@ -194,7 +195,7 @@ type exchange struct {
 
 // run claims the record and acts on what the store says.
 func (x *exchange) run() (*http.Response, error) {
-	t, o := x.t, x.o
+	t, o := x.t, &x.o
 	c, err := x.claim()
 	if err != nil {
 		if !errors.Is(err, cache.ErrUnavailable) || !t.policy.failOpen(o.provider) {
@@ -268,7 +269,7 @@ func (x *exchange) resendable(c cache.Claim) bool {
 
 // claim claims the record, waiting while another caller holds it.
 func (x *exchange) claim() (cache.Claim, error) {
-	t, o := x.t, x.o
+	t, o := x.t, &x.o
 	poll := 5 * time.Millisecond
 	for {
 		c, err := t.store.Claim(x.ctx, o.recordKey, o.fingerprint, t.policy.Lease)
@@ -297,7 +298,7 @@ func (x *exchange) claim() (cache.Claim, error) {
 // probe runs the route's check-then-act probe. done reports that the call is
 // over (the operation was found done, or the probe failed).
 func (x *exchange) probe() (resp *http.Response, done bool, err error) {
-	t, o := x.t, x.o
+	t, o := x.t, &x.o
 	preq := x.req.Clone(x.ctx)
 	preq.Body, preq.GetBody, preq.ContentLength = bodyReader(x.body), getBody(x.body), int64(len(x.body))
 	resp, err = o.route.Probe(x.ctx, t.base, preq, o.key)

@@ -83,6 +83,20 @@ local r = redis.call('HMGET', key, 's', 't')
 if r[1] ~= 'f' or r[2] ~= ARGV[2] then return 0 end
 `
 
+// luaExpireLater sets the local xs to the later of the expiry deadlines in
+// the locals x (the new one) and old (the record's), 0 being never, and
+// sets the key's expiry to it. It is the script's first write, one that
+// adds no memory, so that a full Redis (noeviction) still lets the record
+// change. It uses the locals key and fmt.
+const luaExpireLater = `if old == 0 then x = 0 elseif old > x then x = old end
+local xs = fmt('%d', x)
+if x > 0 then
+  redis.call('PEXPIREAT', key, xs)
+else
+  redis.call('PERSIST', key)
+end
+`
+
 // luaSettle turns the record, in flight or in doubt, into a completed one
 // holding the local entry, or an in-doubt one when entry is nil, kept for
 // the local ttl ms (<= 0: until deleted), and wakes the waiters. It keeps
@@ -155,14 +169,7 @@ if since and not tonumber(since) then return ` + luaCorrupt + `first-claim time'
 -- The record is kept until the later of its expiry and the new one; 0 is
 -- never.
 local old = tonumber(r[1]) or x
-if old == 0 then x = 0 elseif old > x then x = old end
-local xs = fmt('%d', x)
-if x > 0 then
-  redis.call('PEXPIREAT', key, xs)
-else
-  redis.call('PERSIST', key)
-end
-redis.call('HSET', key, 's', 'f', 't', ARGV[2], 'l', fmt('%d', l), 'q', '1', 'x', xs)
+` + luaExpireLater + `redis.call('HSET', key, 's', 'f', 't', ARGV[2], 'l', fmt('%d', l), 'q', '1', 'x', xs)
 return {tonumber(since) or 0}
 `
 
@@ -172,14 +179,7 @@ return {tonumber(since) or 0}
 const renewLua = luaHeld + luaNow + `local l = now + ARGV[1]
 local x = l + ARGV[3]
 local old = tonumber(redis.call('HGET', key, 'x')) or x
-if old == 0 then x = 0 elseif old > x then x = old end
-local xs = fmt('%d', x)
-if x > 0 then
-  redis.call('PEXPIREAT', key, xs)
-else
-  redis.call('PERSIST', key)
-end
-redis.call('HSET', key, 'l', fmt('%d', l), 'x', xs)
+` + luaExpireLater + `redis.call('HSET', key, 'l', fmt('%d', l), 'x', xs)
 return 1
 `
 
