@@ -39,6 +39,11 @@ func (x *exchange) send(fresh bool) (*http.Response, error) {
 	start := t.now()
 	var bo backoff.BackOff
 	for n := 1; ; n++ {
+		if err := x.ctx.Err(); err != nil {
+			// Ended before this attempt: nothing more is sent.
+			x.unsettled()
+			return nil, fmt.Errorf("idemhttp: %s %s (key %s): %w", x.req.Method, x.req.URL.Redacted(), o.key, context.Cause(x.ctx))
+		}
 		if n > 1 || !fresh {
 			// Never send on a claim that may have passed to another caller
 			// while this one waited (backoff, Retry-After, a probe).
@@ -48,6 +53,7 @@ func (x *exchange) send(fresh bool) (*http.Response, error) {
 			}
 		}
 		a := x.sendOnce()
+		x.mayHaveRun = x.mayHaveRun || x.mayHaveExecuted(a)
 		v, wait := x.judge(a)
 		if v == doubt && o.route != nil && o.route.Probe != nil {
 			resp, done, err := x.probe()
@@ -74,7 +80,7 @@ func (x *exchange) send(fresh bool) (*http.Response, error) {
 		case deliver:
 			return x.finish(a.resp)
 		case fail:
-			x.hold.release(x.ctx)
+			x.unsettled()
 			return nil, fmt.Errorf("idemhttp: %s %s (key %s): %w", x.req.Method, x.req.URL.Redacted(), o.key, a.err)
 		case doubt:
 			x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
@@ -88,7 +94,7 @@ func (x *exchange) send(fresh bool) (*http.Response, error) {
 		t.log.LogAttrs(x.ctx, slog.LevelDebug, "idemhttp: retry", slog.String("key", o.key),
 			slog.Int("attempt", n), slog.Duration("wait", wait), slog.Any("err", a.err))
 		if err := sleep(x.ctx, wait); err != nil {
-			x.hold.release(x.ctx)
+			x.unsettled()
 			return nil, fmt.Errorf("idemhttp: %s %s (key %s): waiting to retry: %w", x.req.Method, x.req.URL.Redacted(), o.key, err)
 		}
 	}
@@ -125,7 +131,7 @@ func (x *exchange) sendOnce() attempt {
 		out.Header.Set(h, o.provider.FormatKey(o.key))
 	}
 	resp, err := x.t.base.RoundTrip(out)
-	return attempt{resp: resp, err: err, written: st.written()}
+	return attempt{resp: resp, err: err, written: st.written(x.t.baseTraces)}
 }
 
 // sendTrace learns through httptrace whether a request asked for a
@@ -146,10 +152,13 @@ func newSendTrace() *sendTrace {
 	return st
 }
 
-// written reports whether the request may have reached the server whole. A
-// base transport that reports no trace events at all cannot tell: the
-// request counts as written.
-func (st *sendTrace) written() bool { return st.wrote.Load() || !st.asked.Load() }
+// written reports whether the request may have reached the server whole.
+// Without a GetConn event, a base that always reports one (traces: a
+// *http.Transport) sent nothing; any other base may report no trace events
+// at all, and then the request counts as written.
+func (st *sendTrace) written(traces bool) bool {
+	return st.wrote.Load() || !st.asked.Load() && !traces
+}
 
 // judge classifies an attempt. wait < 0 means "use the backoff".
 func (x *exchange) judge(a attempt) (verdict, time.Duration) {
@@ -218,25 +227,44 @@ func (x *exchange) finish(resp *http.Response) (*http.Response, error) {
 	case Recordable(status):
 		x.entry = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
 		x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
-	case mayHaveExecuted(resp) && !o.provider.Dedup && (o.route == nil || !o.route.AtLeastOnce):
-		// A server error after the request reached a server that does not
-		// de-duplicate: the effect may have happened.
-		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
-		t.log.LogAttrs(x.ctx, slog.LevelWarn, "idemhttp: server error, operation in doubt", slog.String("key", o.key), slog.Int("status", status))
 	default:
-		x.hold.release(x.ctx)
+		if x.mayHaveRun {
+			t.log.LogAttrs(x.ctx, slog.LevelWarn, "idemhttp: no definitive answer, operation in doubt", slog.String("key", o.key), slog.Int("status", status))
+		}
+		x.unsettled()
 	}
 	return resp, nil
 }
 
-// mayHaveExecuted reports whether a final 5xx may follow an executed
-// request: all but 501 Not Implemented, and 503 with Retry-After.
-func mayHaveExecuted(resp *http.Response) bool {
-	switch {
-	case resp.StatusCode < 500 || resp.StatusCode == http.StatusNotImplemented:
+// unsettled ends a call that has no outcome to record: the record is kept in
+// doubt when the operation may have executed, so that the next call re-sends
+// it only while the provider still remembers the key (or probes first), and
+// released otherwise, so that a later call may try again with the same key.
+// It does nothing once the record is settled.
+func (x *exchange) unsettled() {
+	if x.mayHaveRun {
+		x.hold.markInDoubt(x.ctx, x.t.policy.InDoubtTTL)
+		return
+	}
+	x.hold.release(x.ctx)
+}
+
+// mayHaveExecuted reports whether attempt a may have executed the
+// operation: it was written and got no answer, or the answer is a server
+// error that can follow an execution (all 5xx but 501 Not Implemented and
+// 503 with Retry-After), or a de-duplicating provider's "in progress".
+func (x *exchange) mayHaveExecuted(a attempt) bool {
+	if a.resp == nil {
+		return a.err != nil && a.written
+	}
+	prov := x.o.provider
+	switch status := a.resp.StatusCode; {
+	case prov.Dedup && prov.InProgressStatus != 0 && status == prov.InProgressStatus:
+		return true
+	case status < 500 || status == http.StatusNotImplemented:
 		return false
-	case resp.StatusCode == http.StatusServiceUnavailable:
-		return resp.Header.Get("Retry-After") == ""
+	case status == http.StatusServiceUnavailable:
+		return a.resp.Header.Get("Retry-After") == ""
 	}
 	return true
 }

@@ -39,10 +39,14 @@
 //     and the provider's 409 "in progress" for de-duplicating providers, and
 //     the provider's own hint (Stripe-Should-Retry). The lease is renewed
 //     while the call runs.
-//  7. The final response is recorded when definitive (2xx, 4xx but 408, 409,
-//     425, 429), for at most the provider's retention. A 5xx from a provider
-//     that does not de-duplicate leaves the record in doubt. Anything else
-//     releases the record so a later call may try again with the same key.
+//  7. The final response is recorded when definitive (see Recordable: 2xx,
+//     3xx but 304, 4xx but 401, 403, 404, 408, 409, 425, 429), for at most
+//     the provider's retention. A call that ends without such a response
+//     leaves the record in doubt when the operation may have executed (the
+//     claim was in doubt already, or an attempt was written and got no
+//     answer, a 5xx or the provider's "in progress"), so that the
+//     provider's retention still bounds a re-send; otherwise it releases the
+//     record so a later call may try again with the same key.
 //  8. The response body reads normally; replays carry Idempotent-Replayed: true.
 //
 // # What is guaranteed

@@ -83,16 +83,6 @@ func (h *hold) confirm(ctx context.Context, failOpen bool) error {
 	return fmt.Errorf("confirming claim: %w", err)
 }
 
-// stop ends renewal; a claim not settled by then is released.
-func (h *hold) stop() {
-	if h == nil {
-		return
-	}
-	h.settle(context.Background(), "release", func(ctx context.Context) error {
-		return h.t.store.Release(ctx, h.key, h.token)
-	})
-}
-
 // abandon ends renewal without touching the record: its lease runs out and
 // the next claim is flagged in doubt. For a call cut short by a panic, when
 // nobody knows whether the request went out.
@@ -108,21 +98,24 @@ func (h *hold) abandon() {
 
 func (h *hold) complete(ctx context.Context, e *cache.Entry, ttl time.Duration) {
 	h.settle(ctx, "complete", func(ctx context.Context) error {
-		err := h.t.store.Complete(ctx, h.key, h.token, e, ttl)
+		record := func(e *cache.Entry) error {
+			err := h.t.store.Complete(ctx, h.key, h.token, e, ttl)
+			if errors.Is(err, cache.ErrFenced) {
+				// The lease passed to another caller, but this one knows
+				// the outcome: settle the record if it is (still) in doubt.
+				if rerr := h.t.store.Resolve(ctx, h.key, e, ttl); rerr == nil || errors.Is(rerr, cache.ErrEntryTooLarge) {
+					return rerr
+				}
+			}
+			return err
+		}
+		err := record(e)
 		if errors.Is(err, cache.ErrEntryTooLarge) {
 			// The store's bound is tighter than the policy's: keep the
 			// outcome without its body rather than lose it.
 			small := *e
 			small.Body, small.BodyOmitted = nil, true
-			e = &small
-			err = h.t.store.Complete(ctx, h.key, h.token, e, ttl)
-		}
-		if errors.Is(err, cache.ErrFenced) {
-			// The lease passed to another caller, but this one knows the
-			// outcome: settle the record if it is (still) in doubt.
-			if rerr := h.t.store.Resolve(ctx, h.key, e, ttl); rerr == nil {
-				return nil
-			}
+			err = record(&small)
 		}
 		return err
 	})

@@ -27,6 +27,10 @@ type Transport struct {
 	// inProcessStore: the store answers from memory, never waiting on I/O,
 	// so its calls need no timeout of their own.
 	inProcessStore bool
+	// baseTraces: the base is a *http.Transport, which reports GetConn
+	// before it can write anything, so a request that never asked for a
+	// connection was certainly not sent.
+	baseTraces bool
 }
 
 // Option configures a Transport.
@@ -73,6 +77,7 @@ func New(opts ...Option) *Transport {
 		t.store = cache.NewMemory()
 	}
 	_, t.inProcessStore = t.store.(*cache.Memory)
+	_, t.baseTraces = t.base.(*http.Transport)
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -150,10 +155,12 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 // Resolve settles an in-doubt operation by hand, after checking with the
 // provider: with resp non-nil the operation is recorded as done with that
 // response (later calls replay it); with resp nil it is recorded as not done
-// (the next call sends it). req identifies the operation as it would be sent.
+// (the next call sends it). req identifies the operation as it would be sent:
+// its key comes from req and req's own context (WithKey, WithScope), as in
+// RoundTrip; ctx bounds the store call only.
 func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.Response) error {
 	var o op
-	if _, err := t.prepare(req.WithContext(ctx), &o); err != nil {
+	if _, err := t.prepare(req, &o); err != nil {
 		return err
 	}
 	var e *cache.Entry
@@ -185,10 +192,15 @@ type exchange struct {
 	body    []byte        // the body to send (with the key, for body-field providers)
 	ctx     context.Context
 	held    hold
-	hold    *hold        // &held once claimed; nil when the store is bypassed (fail open)
-	inDoubt bool         // an earlier call may have executed the operation
-	resent  bool         // an earlier attempt of this call was written
-	entry   *cache.Entry // what was recorded or replayed, for single-flight followers
+	hold    *hold // &held once claimed; nil when the store is bypassed (fail open)
+	inDoubt bool  // an earlier call may have executed the operation
+	resent  bool  // an earlier attempt of this call was written
+	// mayHaveRun: the operation may have executed, by an earlier call (the
+	// claim was in doubt and no probe said otherwise) or by an attempt of
+	// this one (written with no answer, a 5xx, the provider's "in
+	// progress"). Such a record is never released, only kept in doubt.
+	mayHaveRun bool
+	entry      *cache.Entry // what was recorded or replayed, for single-flight followers
 	// entryAliased: the caller's response shares entry's header map.
 	entryAliased bool
 }
@@ -217,7 +229,7 @@ func (x *exchange) run() (*http.Response, error) {
 		return nil, fmt.Errorf("%w: unexpected claim outcome %v", cache.ErrUnavailable, c.Outcome)
 	}
 	x.held.start(t, o.recordKey, c.Token)
-	x.hold, x.inDoubt = &x.held, c.InDoubt
+	x.hold, x.inDoubt, x.mayHaveRun = &x.held, c.InDoubt, c.InDoubt
 	defer func() {
 		if p := recover(); p != nil {
 			// Cut short: nobody knows whether the request went out, so the
@@ -226,7 +238,7 @@ func (x *exchange) run() (*http.Response, error) {
 			x.hold.abandon()
 			panic(p)
 		}
-		x.hold.stop()
+		x.unsettled() // a no-op when the record was settled
 	}()
 	route := o.route
 	fresh := true
@@ -308,6 +320,7 @@ func (x *exchange) probe() (resp *http.Response, done bool, err error) {
 	}
 	if resp == nil {
 		t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: probe: not done, sending", slog.String("key", o.key))
+		x.mayHaveRun = false
 		return nil, false, nil
 	}
 	t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: probe: already done, recording", slog.String("key", o.key))

@@ -1,0 +1,277 @@
+package idemhttp_test
+
+// Regression tests, each of which failed on a defect found in review: what a
+// call that ends without a definitive answer leaves in the record.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idemhttp/idemhttp"
+	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/internal/faultserver"
+)
+
+// setOrdersRetention sets the retention of the de-duplicating "orders"
+// provider of e (a copy of the provider list, so transports made earlier
+// keep theirs).
+func setOrdersRetention(e *env, d time.Duration) {
+	provs := append(e.provs[:0:0], e.provs...)
+	for i := range provs {
+		if provs[i].Name == "orders" {
+			provs[i].Retention = d
+		}
+	}
+	e.provs = provs
+}
+
+func orderReq(ctx context.Context) *http.Request {
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+ordersHost+"/orders", strings.NewReader(`{"sku":"R-1"}`))
+	req.Header.Set("Content-Type", jsonType)
+	return req
+}
+
+// A call whose first attempt was written and executed (response lost), and
+// whose retries then end on a non-definitive answer (429 with a Retry-After
+// over the cap), keeps the record in doubt: released, the key would be
+// absent and, once the provider's retention has passed, the next call would
+// be a fresh claim and execute again. In doubt, it is refused (ErrInDoubt)
+// as after a crash (TestInDoubtResentOnlyWithinProviderRetention).
+func TestWrittenAttemptThenNoAnswerStaysInDoubt(t *testing.T) {
+	e := newEnv(t)
+	setOrdersRetention(e, time.Millisecond) // stands for "a later call, past the provider's retention"
+	e.srv.Inject("POST", "/orders", faultserver.LostAckFault(), faultserver.StatusBeforeFault(429, "3600"))
+
+	resp, err := e.transport().RoundTrip(orderReq(context.Background()))
+	if err != nil {
+		t.Fatalf("setup: first call: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || e.srv.RouteEffects("POST", "/orders") != 1 {
+		t.Fatalf("setup: status %d, %d orders", resp.StatusCode, e.srv.RouteEffects("POST", "/orders"))
+	}
+	sent := e.srv.Requests("POST", "/orders")
+
+	resp, err = e.transport().RoundTrip(orderReq(context.Background()))
+	if err == nil {
+		resp.Body.Close()
+	}
+	if n := e.srv.Requests("POST", "/orders"); n != sent || !errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Fatalf("an operation that executed (lost ack) was re-sent past the provider's retention: "+
+			"%d requests after the first call, %d now; err %v (want ErrInDoubt, nothing sent)", sent, n, err)
+	}
+}
+
+// The same through an in-doubt claim: a crash left the order in doubt; a
+// re-send within retention ends on a 429 over the cap. The record stays in
+// doubt with its first-claim time, so past retention the next call is
+// refused rather than sent as a new operation.
+func TestInDoubtClaimThenNoAnswerStaysInDoubt(t *testing.T) {
+	e := newEnv(t)
+	e.policy.Lease = 200 * time.Millisecond
+	setOrdersRetention(e, time.Hour)
+	func() {
+		defer func() { recover() }()
+		e.transport(idemhttp.WithBase(&panicAfterSend{base: e.base})).RoundTrip(orderReq(context.Background()))
+	}()
+	if n := e.srv.RouteEffects("POST", "/orders"); n != 1 {
+		t.Fatalf("setup: %d orders", n)
+	}
+	// Within retention: re-sent with the key, answered 429 (not processed).
+	e.srv.Inject("POST", "/orders", faultserver.StatusBeforeFault(429, "3600"))
+	resp, err := e.transport().RoundTrip(orderReq(context.Background()))
+	if err != nil || resp.StatusCode != 429 {
+		t.Fatalf("setup: re-send: %v", err)
+	}
+	resp.Body.Close()
+	sent := e.srv.Requests("POST", "/orders")
+
+	// Past retention.
+	setOrdersRetention(e, time.Millisecond)
+	resp, err = e.transport().RoundTrip(orderReq(context.Background()))
+	if err == nil {
+		resp.Body.Close()
+	}
+	if n := e.srv.Requests("POST", "/orders"); n != sent || !errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Fatalf("in-doubt operation re-sent as new past retention after a 429 released its claim: "+
+			"%d requests, then %d; err %v (want ErrInDoubt, nothing sent)", sent, n, err)
+	}
+}
+
+// cancelOnClaim is a store that ends the caller's context right after a
+// claim is acquired: the caller gives up between the claim and the send.
+type cancelOnClaim struct {
+	cache.Store
+	cancel context.CancelFunc
+}
+
+func (s cancelOnClaim) Claim(ctx context.Context, key, fp string, lease time.Duration) (cache.Claim, error) {
+	c, err := s.Store.Claim(ctx, key, fp, lease)
+	if err == nil && c.Outcome == cache.Acquired {
+		s.cancel()
+	}
+	return c, err
+}
+
+// A call cancelled after its claim and before anything was sent releases
+// its claim: the server never saw a request, so the next call sends. (net/http
+// returns the context error before asking for a connection; taken for
+// "written", the booking would be in doubt for InDoubtTTL and every later
+// call would fail with ErrInDoubt.)
+func TestCancelBeforeSendLeavesNothingInDoubt(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	book := func(ctx context.Context, tr http.RoundTripper) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+bookingsHost+"/bookings", strings.NewReader(`{"slot":"c"}`))
+		req.Header.Set("Content-Type", jsonType)
+		return tr.RoundTrip(req)
+	}
+	_, err := book(ctx, e.transport(idemhttp.WithStore(cancelOnClaim{e.store, cancel})))
+	if err == nil {
+		t.Fatal("setup: cancelled call succeeded")
+	}
+	if n := e.srv.Requests("POST", "/bookings"); n != 0 {
+		t.Fatalf("setup: %d requests reached the server", n)
+	}
+	resp, err := book(context.Background(), e.transport())
+	if err != nil {
+		t.Fatalf("nothing was ever sent, yet the next call fails: %v (first call's error: in doubt=%v)",
+			err, errors.Is(err, idemhttp.ErrInDoubt))
+	}
+	resp.Body.Close()
+}
+
+// A POST that executed and answered 303 See Other (Post/Redirect/Get, or an
+// API answering "created, see /payments/7") is a definitive outcome: it is
+// recorded, so the same operation called again, on a server that does not
+// de-duplicate (the Generic fallback for any unknown host), is replayed.
+func TestRedirectAfterPostRecorded(t *testing.T) {
+	var executed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.Method == "POST" {
+			n := executed.Add(1)
+			w.Header().Set("Location", "/payments/"+string(rune('0'+n)))
+			w.WriteHeader(http.StatusSeeOther)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	tr := idemhttp.New(idemhttp.WithBase(base))
+	for range 2 {
+		req, _ := http.NewRequest("POST", srv.URL+"/payments", strings.NewReader(`{"amount":2000}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if n := executed.Load(); n != 1 {
+		t.Fatalf("payment executed %d times: a 303 after the POST executed was released, not recorded", n)
+	}
+}
+
+// Resolve derives the key from req as it would be sent, WithKey and
+// WithScope in req's own context included; its ctx argument (here a
+// deadline) only bounds the store call.
+func TestResolveUsesRequestContext(t *testing.T) {
+	e := newEnv(t)
+	opCtx := idemhttp.WithKey(context.Background(), "booking-7")
+	e.srv.Inject("POST", "/bookings", faultserver.LostAckFault())
+	newReq := func() *http.Request {
+		req, _ := http.NewRequestWithContext(opCtx, "POST", "http://"+bookingsHost+"/bookings", stringsReader(`{"slot":"r"}`))
+		req.Header.Set("Content-Type", jsonType)
+		return req
+	}
+	tr := e.transport()
+	if _, err := tr.RoundTrip(newReq()); !errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Fatalf("setup: want ErrInDoubt, got %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1<<62)
+	defer cancel()
+	ok := &http.Response{StatusCode: 201, Header: http.Header{}, Body: http.NoBody}
+	if err := tr.Resolve(ctx, newReq(), ok); err != nil {
+		t.Fatalf("Resolve of the request that is in doubt: %v", err)
+	}
+}
+
+// A request that net/http refuses before asking for a connection (here an
+// invalid header value) was certainly not sent: the call fails with that
+// error, and the next, valid call for the same booking is sent, not refused
+// as in doubt.
+func TestRefusedBeforeConnectingLeavesNothingInDoubt(t *testing.T) {
+	e := newEnv(t)
+	ctx := idemhttp.WithKey(context.Background(), "booking-9")
+	book := func(note string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+bookingsHost+"/bookings", strings.NewReader(`{"slot":"d"}`))
+		req.Header.Set("Content-Type", jsonType)
+		req.Header.Set("X-Note", note)
+		return e.transport().RoundTrip(req)
+	}
+	if _, err := book("line\nbreak"); err == nil || errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Fatalf("invalid header: got %v, want net/http's error, not in doubt", err)
+	}
+	resp, err := book("fine")
+	if err != nil {
+		t.Fatalf("nothing was sent, yet the valid call fails: %v", err)
+	}
+	resp.Body.Close()
+	if n := e.srv.Requests("POST", "/bookings"); n != 1 {
+		t.Fatalf("%d requests reached the server, want 1", n)
+	}
+}
+
+// fencedOnComplete is a store on which every Complete finds its claim taken
+// over and abandoned: the record is left in doubt and Complete is fenced,
+// so the holder, which knows the outcome, settles it with Resolve.
+type fencedOnComplete struct{ *cache.Memory }
+
+func (s fencedOnComplete) Complete(ctx context.Context, key string, token cache.Token, _ *cache.Entry, _ time.Duration) error {
+	if err := s.Memory.MarkInDoubt(ctx, key, token, time.Hour); err != nil {
+		return err
+	}
+	return fmt.Errorf("taken over: %w", cache.ErrFenced)
+}
+
+// An outcome settled through Resolve (the claim was fenced) whose body is over
+// the store's bound is kept without its body, as Complete does, rather than
+// lost: the next call replays it instead of finding the booking in doubt.
+func TestFencedOversizedOutcomeKeptWithoutBody(t *testing.T) {
+	e := newEnv(t)
+	store := fencedOnComplete{cache.NewMemory(cache.WithMaxBytes(150))}
+	ctx := idemhttp.WithKey(context.Background(), "booking-10")
+	book := func() (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+bookingsHost+"/bookings", strings.NewReader(`{"slot":"e"}`))
+		req.Header.Set("Content-Type", jsonType)
+		return e.transport(idemhttp.WithStore(store)).RoundTrip(req)
+	}
+	resp, err := book()
+	if err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	resp.Body.Close()
+	resp, err = book()
+	if err != nil {
+		t.Fatalf("second call: %v (the outcome was lost)", err)
+	}
+	resp.Body.Close()
+	if !idemhttp.Replayed(resp) || resp.Header.Get(idemhttp.HeaderBodyOmitted) != "true" {
+		t.Fatalf("second call: replayed=%v body omitted=%q, want a replay without body", idemhttp.Replayed(resp), resp.Header.Get(idemhttp.HeaderBodyOmitted))
+	}
+	if n := e.srv.Requests("POST", "/bookings"); n != 1 {
+		t.Fatalf("%d requests reached the server, want 1", n)
+	}
+}
