@@ -83,6 +83,33 @@
 // transport decides whether to fail open or closed. The go-redis client
 // reconnects by itself: once Redis is back, the same Store works again.
 //
+// Client retries are safe: no script changes a record twice, and all but
+// two answer a retry as they answered the first run. go-redis sends a
+// command again when its connection fails after the command was written
+// (MaxRetries, default 3; a pipeline is sent again whole), so a script may
+// run twice, the reply of the first run lost. Each call therefore carries an id of its own that its
+// script writes into the record (field t): a claim its fencing token, drawn
+// afresh per Claim, and Complete, MarkInDoubt and Resolve a random call id.
+// A script that finds the record in the state it would leave under its own
+// id knows it already ran, answers as it did and writes nothing:
+//
+//   - Claim retried is Acquired — flagged in doubt, with Since, if it took
+//     over — never Busy on its own claim, which would make the caller wait
+//     out its own lease and send flagged in doubt though nothing was sent;
+//   - Complete, MarkInDoubt and Resolve (with an entry) retried succeed,
+//     where they would be fenced or refused, and the record keeps what the
+//     first run wrote;
+//   - Renew retried extends the lease once more; Delete retried deletes
+//     whatever is there then, as a later Delete would; Get only reads.
+//
+// No other call has the id, so fencing is unchanged: another token is
+// fenced, and so is a second Complete (or MarkInDoubt) of one claim. Only
+// the two calls that make the key absent leave nothing to recognise:
+// Release retried after it ran fails with cache.ErrFenced, and Resolve
+// with a nil entry with cache.ErrNotFound, the key being absent as asked.
+// With MaxRetries -1 (no client retries) a lost reply is reported as
+// cache.ErrUnavailable instead.
+//
 // Redis is the record: what it forgets is forgotten. When Redis restarts
 // without persistence, or evicts a record under maxmemory (any allkeys-*
 // policy), in-flight claims vanish: the holder's Complete, Release,

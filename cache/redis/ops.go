@@ -16,6 +16,11 @@ import (
 // holding it for lease. It is one round trip to Redis, also when it replays a
 // completed record. The lease is measured on the Redis server's clock, so
 // Claim.Until of a Busy record is the same instant for every machine.
+//
+// Each call draws a new token, so a client retry of the call (go-redis
+// MaxRetries, after the connection failed with the script run and its reply
+// lost) finds the record in flight under its own token and answers as the
+// first run did: Acquired, flagged in doubt if the claim took over.
 func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (cache.Claim, error) {
 	const op = "claim"
 	if err := s.checkLease(op, key, lease); err != nil {
@@ -88,43 +93,61 @@ func (s *Store) Renew(ctx context.Context, key string, token cache.Token, lease 
 
 // Complete records entry for a held claim, kept for ttl (ttl <= 0: until
 // deleted), and wakes the waiters of key. A zero Entry.StoredAt is recorded
-// as the time of the call. It is one round trip. It fails with cache.ErrFenced when the
-// claim is no longer held — including when the record vanished (Redis
-// restarted empty, or evicted it under maxmemory): Complete never recreates a
-// record it does not hold.
+// as the time of the call. It is one round trip. It fails with
+// cache.ErrFenced when the claim is no longer held — including when the
+// record vanished (Redis restarted empty, or evicted it under maxmemory):
+// Complete never recreates a record it does not hold. A second call for
+// the same claim is fenced too; a client retry of this call (go-redis
+// MaxRetries) after it completed the record succeeds, writing nothing.
 func (s *Store) Complete(ctx context.Context, key string, token cache.Token, entry *cache.Entry, ttl time.Duration) error {
 	const op = "complete"
 	if err := s.checkEntry(op, key, entry); err != nil {
 		return err
 	}
 	return s.runGuarded(ctx, op, key, s.scripts.complete,
-		s.wakeChannel(key), formatToken(token), millis(ttl), encodeEntry(entry, time.Now()))
+		s.wakeChannel(key), formatToken(token), newCallID(), millis(ttl), encodeEntry(entry, time.Now()))
 }
 
 // Release drops a held claim, making key absent, and wakes its waiters.
+//
+// It fails with cache.ErrFenced when the claim is not held, the key absent
+// included (as for every cache.Store). So a client retry is not recognised
+// here: when go-redis sends the command again (MaxRetries) because the
+// connection failed after Release ran, the retry finds the key absent and
+// Release fails with cache.ErrFenced, though it did release the claim.
+// Nothing is lost: the key is absent as asked (unless a new claim has
+// taken it since), and Redis keeps nothing of a released claim by which
+// to tell its own retry from a stale holder's.
 func (s *Store) Release(ctx context.Context, key string, token cache.Token) error {
 	return s.runGuarded(ctx, "release", key, s.scripts.release,
 		s.wakeChannel(key), formatToken(token))
 }
 
 // MarkInDoubt turns a held claim into an in-doubt record kept for ttl (ttl
-// <= 0: until resolved or deleted), and wakes the waiters of key.
+// <= 0: until resolved or deleted), and wakes the waiters of key. Like
+// Complete, it fails with cache.ErrFenced when the claim is no longer held,
+// and a client retry of this call after it ran succeeds, writing nothing.
 func (s *Store) MarkInDoubt(ctx context.Context, key string, token cache.Token, ttl time.Duration) error {
 	return s.runGuarded(ctx, "mark in doubt", key, s.scripts.markInDoubt,
-		s.wakeChannel(key), formatToken(token), millis(ttl))
+		s.wakeChannel(key), formatToken(token), newCallID(), millis(ttl))
 }
 
 // Resolve settles an in-doubt record, or an in-flight one whose lease has
 // expired: a non-nil entry completes it for ttl (ttl <= 0: until deleted), a
 // nil entry makes the key absent. It wakes the waiters of key.
+//
+// A client retry (go-redis MaxRetries) of a Resolve with an entry, after it
+// completed the record, succeeds, writing nothing. A Resolve with a nil
+// entry leaves nothing behind to recognise: retried after it ran, it fails
+// with cache.ErrNotFound, the key being absent as asked.
 func (s *Store) Resolve(ctx context.Context, key string, entry *cache.Entry, ttl time.Duration) error {
 	const op = "resolve"
-	args := []any{s.wakeChannel(key), int64(0)}
+	args := []any{s.wakeChannel(key), newCallID(), int64(0)}
 	if entry != nil {
 		if err := s.checkEntry(op, key, entry); err != nil {
 			return err
 		}
-		args = []any{s.wakeChannel(key), millis(ttl), encodeEntry(entry, time.Now())}
+		args = append(args[:2], millis(ttl), encodeEntry(entry, time.Now()))
 	}
 	return s.runGuarded(ctx, op, key, s.scripts.resolve, args...)
 }
@@ -163,6 +186,11 @@ func newToken() cache.Token {
 		}
 	}
 }
+
+// newCallID returns a random non-zero id for one call of Complete,
+// MarkInDoubt or Resolve, as stored in the record it settles (field t), so
+// that the script recognises a client retry of the same call.
+func newCallID() string { return formatToken(newToken()) }
 
 // formatToken is the token as stored in the record.
 func formatToken(t cache.Token) string { return strconv.FormatUint(uint64(t), 10) }

@@ -6,7 +6,10 @@ import goredis "github.com/redis/go-redis/v9"
 //
 //	s  state: "f" in flight, "d" in doubt, "c" completed
 //	p  fingerprint of the request that created the record
-//	t  fencing token (decimal uint64), in flight only
+//	t  the id (decimal uint64, random, never 0) of the call that made the
+//	   current state: in flight, the claim's fencing token; completed or
+//	   in doubt, the id of the Complete, MarkInDoubt or Resolve that
+//	   settled the record (absent in records settled before it was kept)
 //	l  lease deadline, Unix ms of the server clock, in flight only
 //	q  "1" when the in-flight claim is flagged in doubt, in flight only;
 //	   absent (or "0", in records written before it was left out) when not
@@ -43,6 +46,21 @@ import goredis "github.com/redis/go-redis/v9"
 // takeover, Complete, MarkInDoubt, Resolve) first writes with a command
 // that adds nothing (PEXPIREAT, PERSIST, HDEL, DEL), so that records already
 // held still move on when Redis is full.
+//
+// A client may run a script twice: go-redis sends a command again (up to
+// MaxRetries times; a pipeline whole) when the connection fails after the
+// command was written, so the first run may have changed the record and
+// its reply been lost. So each call carries an id of its own, which it
+// writes as t: a claim its fencing token, Complete, MarkInDoubt and Resolve
+// a random call id. A script that finds the record in the state it would
+// leave, under its own id, answers as its first run did and writes
+// nothing, so it passes on a full Redis too. No other call has that id
+// (ids are random 64-bit values drawn per call, and every change of state
+// writes its own), so a different token is fenced, and a second Complete
+// of a claim refused, as before. Renew and Delete are idempotent as they
+// are. Release, and Resolve with no entry, make the key absent and leave
+// nothing to recognise: run again they answer fenced and not found (see
+// Store.Release and Store.Resolve).
 
 // Result codes of the token-guarded and Resolve scripts.
 const (
@@ -83,6 +101,20 @@ local r = redis.call('HMGET', key, 's', 't')
 if r[1] ~= 'f' or r[2] ~= ARGV[2] then return 0 end
 `
 
+// luaHeldOrSettled is luaHeld for a script that settles the record into
+// the state in the local done ("c" or "d") under the call id ARGV[3]: a
+// record already in that state under that id was settled by this very
+// call, run again by the client after its reply was lost, so the script
+// ends with 1, writing nothing. Any other record not in flight under the
+// token ends it with 0 (fenced), as luaHeld.
+const luaHeldOrSettled = `local key, fmt = KEYS[1], string.format
+local r = redis.call('HMGET', key, 's', 't')
+if r[1] ~= 'f' or r[2] ~= ARGV[2] then
+  if r[1] == done and r[2] == ARGV[3] then return 1 end
+  return 0
+end
+`
+
 // luaExpireLater sets the local xs to the later of the expiry deadlines in
 // the locals x (the new one) and old (the record's), 0 being never, and
 // sets the key's expiry to it. It is the script's first write, one that
@@ -99,21 +131,22 @@ end
 
 // luaSettle turns the record, in flight or in doubt, into a completed one
 // holding the local entry, or an in-doubt one when entry is nil, kept for
-// the local ttl ms (<= 0: until deleted), and wakes the waiters. It keeps
-// the fingerprint and the first-claim time. It uses the locals key and fmt
-// (see luaHeld). The expiry is set after the record is written: a deadline
-// already past (a TTL of a millisecond that the clock overtook) deletes the
-// record whole, where set before it would leave the HSET a new key with no
-// fingerprint and no expiry.
-const luaSettle = `redis.call('HDEL', key, 't', 'l', 'q')
+// the local ttl ms (<= 0: until deleted), under the local call id (in t),
+// and wakes the waiters. It keeps the fingerprint and the first-claim
+// time. It uses the locals key and fmt (see luaHeld). The expiry is set
+// after the record is written: a deadline already past (a TTL of a
+// millisecond that the clock overtook) deletes the record whole, where set
+// before it would leave the HSET a new key with no fingerprint and no
+// expiry.
+const luaSettle = `redis.call('HDEL', key, 'l', 'q')
 local xs = '0'
 if ttl > 0 then
   ` + luaNow + `  xs = fmt('%d', now + ttl)
 end
 if entry then
-  redis.call('HSET', key, 's', 'c', 'e', entry, 'x', xs)
+  redis.call('HSET', key, 's', 'c', 'e', entry, 'x', xs, 't', id)
 else
-  redis.call('HSET', key, 's', 'd', 'x', xs)
+  redis.call('HSET', key, 's', 'd', 'x', xs, 't', id)
 end
 if ttl > 0 then
   redis.call('PEXPIREAT', key, xs)
@@ -138,14 +171,25 @@ return 1
 // clock, and writes it; a takeover reads the rest of the record and writes
 // the fields that change, keeping the fingerprint (the same) and the
 // first-claim time.
+//
+// A record in flight under the token ARGV[2] was claimed by this very call
+// (tokens are random, one per Claim), run again by the client after its
+// reply was lost: the script answers as the first run did, from the record
+// it wrote, and writes nothing: 0, or {first-claim time} when the claim was
+// flagged in doubt (q), whatever its lease.
 const claimLua = `local key, fp, fmt = KEYS[1], ARGV[1], string.format
-local r = redis.call('HMGET', key, 's', 'p', 'e', 'l')
+local r = redis.call('HMGET', key, 's', 'p', 'e', 'l', 't')
 local s = r[1]
 if s then
   if r[2] ~= fp then return -1 end
   if s == 'c' then
     if r[3] then return r[3] end
     return ` + luaCorrupt + `completed without entry')
+  end
+  if r[5] == ARGV[2] and s == 'f' then
+    r = redis.call('HMGET', key, 'q', 'i')
+    if r[1] == '1' then return {tonumber(r[2]) or 0} end
+    return 0
   end
 end
 ` + luaNow + `local l = now + ARGV[3]
@@ -183,27 +227,34 @@ local old = tonumber(redis.call('HGET', key, 'x')) or x
 return 1
 `
 
-// completeLua: ARGV = channel, token, ttl ms (0: never expires), entry.
-// Returns 1 or 0 (fenced).
-const completeLua = luaHeld + `local ttl, entry = tonumber(ARGV[3]), ARGV[4]
+// completeLua: ARGV = channel, token, call id, ttl ms (0: never expires),
+// entry. Returns 1 or 0 (fenced); 1 without writing when run again after
+// it completed the record (see luaHeldOrSettled).
+const completeLua = `local done = 'c'
+` + luaHeldOrSettled + `local ttl, entry, id = tonumber(ARGV[4]), ARGV[5], ARGV[3]
 ` + luaSettle
 
-// markInDoubtLua: ARGV = channel, token, ttl ms (0: never expires).
-// Returns 1 or 0 (fenced).
-const markInDoubtLua = luaHeld + `local ttl, entry = tonumber(ARGV[3]), nil
+// markInDoubtLua: ARGV = channel, token, call id, ttl ms (0: never
+// expires). Returns 1 or 0 (fenced); 1 without writing when run again
+// after it marked the record in doubt (see luaHeldOrSettled).
+const markInDoubtLua = `local done = 'd'
+` + luaHeldOrSettled + `local ttl, entry, id = tonumber(ARGV[4]), nil, ARGV[3]
 ` + luaSettle
 
-// releaseLua: ARGV = channel, token. Returns 1 or 0 (fenced).
+// releaseLua: ARGV = channel, token. Returns 1 or 0 (fenced). Run again
+// after it released the record it finds the key absent: 0.
 const releaseLua = luaHeld + `redis.call('DEL', key)
 redis.call('PUBLISH', ARGV[1], '')
 return 1
 `
 
-// resolveLua: ARGV = channel, ttl ms (0: never expires), entry (absent: make
-// the key absent).
-// Returns 1, -1 (not found) or -2 (not in doubt).
+// resolveLua: ARGV = channel, call id, ttl ms (0: never expires), entry
+// (absent: make the key absent).
+// Returns 1, -1 (not found) or -2 (not in doubt); 1 without writing when
+// run again after it completed the record with the entry (t is its call
+// id). Run again after it made the key absent it finds nothing: -1.
 const resolveLua = `local key, fmt = KEYS[1], string.format
-local r = redis.call('HMGET', key, 's', 'l')
+local r = redis.call('HMGET', key, 's', 'l', 't')
 local s = r[1]
 if not s then return -1 end
 if s == 'f' then
@@ -211,9 +262,10 @@ if s == 'f' then
   if not lease then return ` + luaCorrupt + `lease') end
   ` + luaNow + `  if lease > now then return -2 end
 elseif s ~= 'd' then
+  if s == 'c' and r[3] == ARGV[2] then return 1 end
   return -2
 end
-local ttl, entry = tonumber(ARGV[2]), ARGV[3]
+local ttl, entry, id = tonumber(ARGV[3]), ARGV[4], ARGV[2]
 if entry then
 ` + luaSettle + `end
 redis.call('DEL', key)

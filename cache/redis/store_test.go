@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -139,7 +140,8 @@ func TestZeroTTLKeepsRecord(t *testing.T) {
 
 // TestRecordFields checks the fields each state leaves in the record hash
 // (see scripts.go), as the scripts change records in place: nothing of
-// the claim is left in a settled record, and a takeover keeps the
+// the claim but t is left in a settled record, and t is then the id of the
+// call that settled it, not the claim's token; a takeover keeps the
 // fingerprint and first-claim time.
 func TestRecordFields(t *testing.T) {
 	srv := redistest.Start(t)
@@ -164,7 +166,8 @@ func TestRecordFields(t *testing.T) {
 	if err := s.MarkInDoubt(ctx, "k", c.Token, longTTL); err != nil {
 		t.Fatalf("MarkInDoubt: %v", err)
 	}
-	want("k", "s", "p", "x", "i")
+	want("k", "s", "p", "t", "x", "i")
+	wantSettledBy(t, raw, s.recordKey("k"), c.Token)
 	c = mustClaim(t, s, "k", cache.Acquired)
 	want("k", "s", "p", "t", "l", "q", "x", "i")
 	if r := mustGet(t, s, "k"); !r.ClaimInDoubt || !r.Since.Equal(since) || r.Fingerprint != "fp" || r.Token != c.Token {
@@ -173,9 +176,26 @@ func TestRecordFields(t *testing.T) {
 	if err := s.Complete(ctx, "k", c.Token, testEntry(), longTTL); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
-	want("k", "s", "p", "e", "x", "i")
+	want("k", "s", "p", "t", "e", "x", "i")
+	wantSettledBy(t, raw, s.recordKey("k"), c.Token)
 	if r := mustGet(t, s, "k"); r.State != cache.Done || !r.Since.Equal(since) || r.Fingerprint != "fp" {
 		t.Fatalf("completed: %+v; want done, since %v, fingerprint fp", r, since)
+	}
+}
+
+// wantSettledBy fails the test unless the settled record under key holds
+// a call id in t, and not the token of the claim it settled.
+func wantSettledBy(t *testing.T, raw goredis.UniversalClient, key string, claim cache.Token) {
+	t.Helper()
+	id, err := raw.HGet(t.Context(), key, "t").Result()
+	if err != nil {
+		t.Fatalf("HGET %s t: %v", key, err)
+	}
+	if n, err := strconv.ParseUint(id, 10, 64); err != nil || n == 0 {
+		t.Fatalf("settled record %s: t = %q, want a call id", key, id)
+	}
+	if id == formatToken(claim) {
+		t.Fatalf("settled record %s: t is the claim's token %s, want the settling call's id", key, id)
 	}
 }
 
