@@ -83,6 +83,19 @@ func putBuf(bp *[]byte) {
 //
 // The digits are 40 (160 bits), fewer when p.MaxKeyLen requires (never fewer
 // than 16).
+//
+// JSON numbers are keyed as RFC 8785 writes them, as doubles: two requests
+// that differ only in numbers that round to the same double get the same
+// key. Such numbers are integers beyond 2^53 (64-bit ids, amounts in minor
+// units: 9007199254740993 and 9007199254740992), decimals with more
+// significant digits than a double holds (0.10000000000000001 and 0.1) and
+// numbers below its range (1e-400 and 0). Give such requests a key of their
+// own with WithKey, or KeyFields that tell them apart. The Transport never
+// takes one for the other: the fingerprint stored with a record holds the
+// exact decimal value of every number, so the second request is refused
+// with ErrKeyReused instead of being answered with the first one's
+// response. Spellings of one value (1.0 and 1, 9007199254740993.0 and
+// 9007199254740993) share key and fingerprint, and replay.
 func DeriveKey(req *http.Request, p *providers.Provider) (string, error) {
 	return deriveKey(req, p, false)
 }
@@ -128,6 +141,14 @@ func deriveKey(req *http.Request, p *providers.Provider, replaceKeys bool) (stri
 // prepareOp derives o's key for a keyed request whose body has been
 // buffered, and, when forTransport is set, its fingerprint and record key
 // (DeriveKey needs the key alone).
+//
+// The key follows RFC 8785, where numbers are doubles; the fingerprint is
+// always a hash of an encoding with JSON numbers in the exact form
+// (canon.JSON), which tells apart numbers that round to the same double
+// and is the RFC 8785 encoding itself when no number is lossy. So two
+// requests that share a key because their numbers round alike have
+// different fingerprints, and the second is refused (ErrKeyReused), never
+// answered with the first one's response.
 func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, replaceKeys, forTransport bool) error {
 	*o = op{provider: p, route: p.Route(req.Method, req.URL.Path)}
 	explicit, ok := keyFrom(req.Context())
@@ -147,7 +168,8 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 			return ErrEmptyKey
 		}
 		if forTransport {
-			*bp = encodeRequest((*bp)[:0], req, body, p, o.route, "", false)
+			exact := canon.JSON{Exact: true}
+			*bp = encodeRequest((*bp)[:0], req, body, p, o.route, "", false, &exact)
 			sum := sha256.Sum256(*bp)
 			fingerprint = [16]byte(sum[:16])
 		}
@@ -157,7 +179,8 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 			// key in it must not change the derived key.
 			body = withoutJSONField(body, p.KeyField)
 		}
-		*bp = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true)
+		var numbers canon.JSON // RFC 8785, noting lossy numbers
+		*bp = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true, &numbers)
 		sum := sha256.Sum256(*bp)
 		var err error
 		var text [keyTextLen]byte
@@ -170,12 +193,21 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 			o.key = string(key)
 			return nil
 		case o.route != nil && len(o.route.KeyFields) > 0 && len(o.route.ValidationFields) > 0:
-			*bp = encodeFields((*bp)[:0], req, body, o.route.ValidationFields)
+			exact := canon.JSON{Exact: true}
+			*bp = encodeFields((*bp)[:0], req, body, o.route.ValidationFields, &exact)
 			fsum := sha256.Sum256(*bp)
 			fingerprint = [16]byte(fsum[:16])
+		case numbers.Lossy:
+			// The key's encoding rounded some number: the fingerprint
+			// hashes the same encoding with exact numbers.
+			exact := canon.JSON{Exact: true}
+			*bp = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true, &exact)
+			fsum := sha256.Sum256(*bp)
+			fingerprint = [16]byte(fsum[16:32])
 		default:
 			// The key covers everything the fingerprint would: the whole
-			// request, or the key fields that stand for it.
+			// request, or the key fields that stand for it; with no lossy
+			// number, its encoding is the exact one.
 			fingerprint = [16]byte(sum[16:32])
 		}
 	}
@@ -220,8 +252,9 @@ func keyText(dst []byte, sum [32]byte, maxLen int) ([]byte, error) {
 
 // encodeRequest appends the encoding documented on DeriveKey to dst.
 // withScope selects the key encoding (scope, key fields) over the
-// fingerprint encoding (whole request, no scope).
-func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Provider, route *providers.Route, scope string, withScope bool) []byte {
+// fingerprint encoding (whole request, no scope). JSON is written and
+// its lossy numbers noted by numbers.
+func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Provider, route *providers.Route, scope string, withScope bool, numbers *canon.JSON) []byte {
 	dst = appendLenString(dst, derivationVersion)
 	if withScope {
 		dst = appendLenString(dst, scope)
@@ -238,17 +271,18 @@ func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Prov
 		dst = appendLenString(dst, q)
 	}
 	if withScope && route != nil && len(route.KeyFields) > 0 {
-		return encodeFields(dst, req, body, route.KeyFields)
+		return encodeFields(dst, req, body, route.KeyFields, numbers)
 	}
-	return appendBody(dst, contentType(req.Header), body)
+	return appendBody(dst, contentType(req.Header), body, numbers)
 }
 
-// appendBody appends the body-kind byte and the length-prefixed canonical body.
-func appendBody(dst []byte, contentType string, body []byte) []byte {
+// appendBody appends the body-kind byte and the length-prefixed canonical
+// body, JSON written by numbers.
+func appendBody(dst []byte, contentType string, body []byte, numbers *canon.JSON) []byte {
 	switch mediaKind(contentType) {
 	case bodyJSON:
 		// The length goes in front directly: no move of the canonical form.
-		if out, err := canon.AppendLenJSON(append(dst, bodyJSON), body); err == nil {
+		if out, err := numbers.AppendLen(append(dst, bodyJSON), body); err == nil {
 			return out
 		}
 		return canon.AppendLen(append(dst, bodyBytes), body)
@@ -261,11 +295,12 @@ func appendBody(dst []byte, contentType string, body []byte) []byte {
 	return canon.AppendLen(dst, body)
 }
 
-// encodeFields appends the 'k' body: each field's name and canonical value.
-func encodeFields(dst []byte, req *http.Request, body []byte, fields []string) []byte {
+// encodeFields appends the 'k' body: each field's name and canonical value,
+// JSON written by numbers.
+func encodeFields(dst []byte, req *http.Request, body []byte, fields []string, numbers *canon.JSON) []byte {
 	kind := mediaKind(contentType(req.Header))
 	if kind != bodyJSON && kind != bodyForm {
-		return appendBody(dst, contentType(req.Header), body)
+		return appendBody(dst, contentType(req.Header), body, numbers)
 	}
 	start := len(dst)
 	dst = append(dst, bodyFields)
@@ -276,7 +311,7 @@ func encodeFields(dst []byte, req *http.Request, body []byte, fields []string) [
 			var out []byte
 			var err error
 			if kind == bodyJSON {
-				out, _, err = canon.AppendPointer(d, body, f)
+				out, _, err = numbers.AppendPointer(d, body, f)
 			} else {
 				out, _, err = canon.AppendFormField(d, body, f)
 			}
@@ -286,7 +321,7 @@ func encodeFields(dst []byte, req *http.Request, body []byte, fields []string) [
 		if invalid {
 			// A body that does not parse cannot yield its fields: key on
 			// all of it, as raw bytes.
-			return appendBody(dst[:start], "", body)
+			return appendBody(dst[:start], "", body, numbers)
 		}
 		if !ok {
 			out = append(dst, 0) // a field that cannot be read counts as absent

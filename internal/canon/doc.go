@@ -69,6 +69,23 @@
 // name comparison swaps these two groups of lead bytes and is otherwise a
 // byte comparison.
 //
+// # Exact numbers: JSON
+//
+// RFC 8785 makes numbers that round to the same double equal: 9007199254740993
+// and 9007199254740992 (2^53) both become 9007199254740992. A number is lossy
+// when its RFC 8785 form denotes another decimal value than its literal;
+// spellings of one value (1.0, 1e0, 0.50, -0) are not lossy. The methods of
+// JSON do what AppendJSON, AppendLenJSON and AppendPointer do and report
+// lossy numbers; with JSON.Exact they write the exact form, where each lossy
+// number is written as its exact decimal value, laid out as ECMAScript lays
+// out a double's digits (the JSON type documents the spelling). The exact
+// form of a document without lossy numbers is its RFC 8785 form. The check
+// costs nothing for numbers canonical as written, and one comparison for
+// numbers of at most 15 digits that convert to a normal double (never
+// lossy, DBL_DIG); only other numbers, zeros and literals spelled as their
+// RFC 8785 form aside, compare the normalised decimals (sign, significant
+// digits, exponent) of the literal and of its RFC 8785 form.
+//
 // # Forms: AppendForm, AppendFormField
 //
 // application/x-www-form-urlencoded bodies (and URL queries) become

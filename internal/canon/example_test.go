@@ -38,6 +38,21 @@ func ExampleAppendJSON_reuse() {
 	// canon: input cannot be canonicalised: duplicate member name in the object at offset 0
 }
 
+func ExampleJSON() {
+	// RFC 8785 writes numbers as doubles: these two customers look alike.
+	for _, body := range []string{`{"customer_id":9007199254740993}`, `{"customer_id":9007199254740992}`, `{"customer_id":9007199254740993.0}`} {
+		var rfc8785 canon.JSON
+		exact := canon.JSON{Exact: true}
+		a, _ := rfc8785.Append(nil, []byte(body))
+		b, _ := exact.Append(nil, []byte(body))
+		fmt.Println(string(a), string(b), exact.Lossy)
+	}
+	// Output:
+	// {"customer_id":9007199254740992} {"customer_id":9007199254740993} true
+	// {"customer_id":9007199254740992} {"customer_id":9007199254740992} false
+	// {"customer_id":9007199254740992} {"customer_id":9007199254740993} true
+}
+
 func ExampleAppendPointer() {
 	body := []byte(`{"personalizations":[{"to":[{"email":"a@example.com"}]}],"subject":"Welcome","text":"Hello!"}`)
 	for _, ptr := range []string{"/personalizations/0/to", "/subject", "/missing"} {

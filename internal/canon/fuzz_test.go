@@ -14,7 +14,8 @@ import (
 
 // FuzzAppendJSON checks AppendJSON against gowebpki/jcs and jsontext, two
 // independent implementations of RFC 8785, and checks that it never
-// panics, that it is idempotent and that it appends.
+// panics, that it is idempotent and that it appends. It checks the exact
+// form of JSON against the RFC 8785 form (checkExactForm).
 //
 // jsontext is the judge of validity: it accepts exactly I-JSON, except
 // numbers beyond the double range, which it rounds and AppendJSON refuses
@@ -28,6 +29,7 @@ func FuzzAppendJSON(f *testing.F) {
 		// Numbers.
 		`[-0,0.0,1e21,1e20,1e-7,1e-6,5e-324,-5e-324,1.7976931348623157e308,9007199254740993,1e400,1e-400]`,
 		`[123456789012345678901234567890,0.30000000000000004,1.0,10e-1,1E+2,4.50,-0.5]`,
+		`{"id":9007199254740993,"rate":0.10000000000000001,"tiny":-1e-99999999999999999999999,"x":1234567890123456789e-30}`,
 		`[01,1.,.1,+1,-,1e,0x1F,NaN]`,
 		// Strings and names.
 		`{"b":"\u0041","a":"\ud83d\ude00","\u0000":"\u001f\b\f\n\r\t\/\"\\"}`,
@@ -84,7 +86,75 @@ func FuzzAppendJSON(f *testing.F) {
 		if want := AppendLen([]byte("prefix"), got); err != nil || !bytes.Equal(withLen, want) {
 			t.Fatalf("AppendLenJSON gives %q, %v; want %q", withLen, err, want)
 		}
+		checkExactForm(t, in, got)
 	})
+}
+
+// checkExactForm checks JSON on in, whose RFC 8785 form is jcs: the same
+// Lossy report in both forms; the exact form equal to jcs exactly when no
+// number is lossy; valid JSON, idempotent, with jcs as its RFC 8785 form;
+// AppendLen, AppendPointer and appending consistent with it.
+func checkExactForm(t *testing.T, in, jcs []byte) {
+	t.Helper()
+	var plain JSON
+	if got, err := plain.Append(nil, in); err != nil || !bytes.Equal(got, jcs) {
+		t.Fatalf("JSON{}.Append gives %q, %v; want %q", got, err, jcs)
+	}
+	j := JSON{Exact: true}
+	exact, err := j.Append([]byte("prefix"), in)
+	if err != nil || !bytes.HasPrefix(exact, []byte("prefix")) {
+		t.Fatalf("exact form: %q, %v", exact, err)
+	}
+	exact = exact[len("prefix"):]
+	switch {
+	case j.Lossy != plain.Lossy:
+		t.Fatalf("Lossy %v in the exact form, %v in RFC 8785's", j.Lossy, plain.Lossy)
+	case j.Lossy == bytes.Equal(exact, jcs):
+		t.Fatalf("Lossy %v, exact form %q, RFC 8785 form %q", j.Lossy, exact, jcs)
+	case !jsontext.Value(exact).IsValid():
+		t.Fatalf("exact form %q is not valid JSON", exact)
+	}
+	if again, err := AppendJSON(nil, exact); err != nil || !bytes.Equal(again, jcs) {
+		t.Fatalf("exact form %q has RFC 8785 form %q, %v; want %q", exact, again, err, jcs)
+	}
+	again := JSON{Exact: true}
+	if twice, err := again.Append(nil, exact); err != nil || !bytes.Equal(twice, exact) || again.Lossy != j.Lossy {
+		t.Fatalf("exact form not idempotent: %q gives %q, %v, Lossy %v", exact, twice, err, again.Lossy)
+	}
+	if withLen, err := j.AppendLen([]byte("p"), in); err != nil || !bytes.Equal(withLen, AppendLen([]byte("p"), exact)) {
+		t.Fatalf("exact AppendLen gives %q, %v; want the exact form %q", withLen, err, exact)
+	}
+	if whole, found, err := j.AppendPointer(nil, in, ""); err != nil || !found || !bytes.Equal(whole, exact) {
+		t.Fatalf("exact AppendPointer(\"\") gives %q, %v, %v; want %q", whole, found, err, exact)
+	}
+}
+
+// FuzzJSONExactNumber checks lossy numbers and their exact spelling
+// against math/big (checkExactValue) on JSON number literals.
+func FuzzJSONExactNumber(f *testing.F) {
+	for _, tt := range lossyNumbers {
+		f.Add(tt.in)
+	}
+	for _, in := range notLossyNumbers {
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if !isNumberLiteral(in) {
+			return
+		}
+		if e := strings.IndexAny(in, "eE"); e >= 0 && len(strings.TrimLeft(strings.TrimLeft(in[e+1:], "+-"), "0")) > 4 {
+			return // too large an exponent for big.Rat; TestJSONLossyNumbers has some
+		}
+		checkExactValue(t, in)
+	})
+}
+
+// isNumberLiteral reports whether s is one JSON number, nothing around it.
+func isNumberLiteral(s string) bool {
+	if s == "" || s[0] != '-' && (s[0] < '0' || s[0] > '9') || s[len(s)-1] < '0' || s[len(s)-1] > '9' {
+		return false
+	}
+	return jsontext.Value(s).IsValid()
 }
 
 // FuzzAppendPointer checks that AppendPointer never panics and that what

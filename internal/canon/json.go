@@ -26,9 +26,8 @@ const maxDepth = 10000
 // more copy of the output. AppendJSON does not allocate when dst has room
 // for twice len(src) more bytes, as a buffer reused across calls soon has.
 func AppendJSON(dst, src []byte) ([]byte, error) {
-	s := getJSONState()
-	defer putJSONState(s)
-	return s.canonicalize(dst, src, false)
+	out, _, err := appendJSON(dst, src, false, false)
+	return out, err
 }
 
 // AppendLenJSON is AppendLen(dst, c) where c is AppendJSON(nil, src): the
@@ -38,9 +37,19 @@ func AppendJSON(dst, src []byte) ([]byte, error) {
 // make room for it. On error the returned slice has dst's length and
 // content.
 func AppendLenJSON(dst, src []byte) ([]byte, error) {
+	out, _, err := appendJSON(dst, src, true, false)
+	return out, err
+}
+
+// appendJSON is AppendJSON, or AppendLenJSON with withLen, writing the
+// exact form (see JSON) with exact. lossy reports that src, canonicalised
+// without error, holds a lossy number.
+func appendJSON(dst, src []byte, withLen, exact bool) (out []byte, lossy bool, err error) {
 	s := getJSONState()
 	defer putJSONState(s)
-	return s.canonicalize(dst, src, true)
+	s.exact = exact
+	out, err = s.canonicalize(dst, src, withLen)
+	return out, s.lossy && err == nil, err
 }
 
 // jsonState is the scratch of one AppendJSON call, reused through a pool.
@@ -70,6 +79,10 @@ type jsonState struct {
 	unordered int
 	// depth is the number of arrays and objects being parsed.
 	depth int
+	// exact selects the exact form for lossy numbers; lossy reports one.
+	exact, lossy bool
+	// num is scratch for the exact spelling of a lossy number.
+	num []byte
 }
 
 // slack is the room kept after the last byte the output can need, so that
@@ -89,16 +102,17 @@ func getJSONState() *jsonState { return jsonStatePool.Get().(*jsonState) }
 // putJSONState clears s and returns it to the pool, unless it grew large.
 func putJSONState(s *jsonState) {
 	if cap(s.open) > maxPooledEntries || cap(s.sorted) > maxPooledEntries || cap(s.objects) > maxPooledEntries ||
-		cap(s.keys) > maxPooledEntries || cap(s.order) > maxPooledEntries {
+		cap(s.keys) > maxPooledEntries || cap(s.order) > maxPooledEntries || cap(s.num) > maxPooledEntries {
 		return
 	}
 	s.src, s.out = nil, nil
 	s.open, s.sorted, s.objects = s.open[:0], s.sorted[:0], s.objects[:0]
 	s.unordered, s.depth = 0, 0
+	s.exact, s.lossy = false, false
 	jsonStatePool.Put(s)
 }
 
-// canonicalize is AppendJSON on a state, or AppendLenJSON with withLen.
+// canonicalize is appendJSON on a state.
 //
 // The document is first written lifted above its final place, at
 // base+lift, so that when objects must be reordered the final form can be

@@ -21,7 +21,9 @@ import (
 //     ones, in the same plain notation.
 //
 // Any other number is converted to a double and printed as ECMAScript's
-// Number.prototype.toString does (appendES6Number).
+// Number.prototype.toString does (appendES6Number). Only these can be
+// lossy (see JSON, isLossy): then s.lossy is set and, in the exact form,
+// the literal's exact spelling (appendExactNumber) is written instead.
 func (s *jsonState) number(w, i int) (int, int, error) {
 	src := s.src
 	// Fast path: a positive integer of at most 15 digits without a leading
@@ -97,6 +99,13 @@ func (s *jsonState) number(w, i int) (int, int, error) {
 	}
 	var buf [maxNumberLen]byte
 	b := appendES6Number(buf[:0], f)
+	if isLossy(src[start:i], intEnd-intStart+fracEnd-fracStart, f, b) {
+		s.lossy = true
+		if s.exact {
+			s.num = appendExactNumber(s.num[:0], src[start:i])
+			b = s.num
+		}
+	}
 	s.makeRoom(w, i, len(b))
 	return w + copy(s.out[w:], b), i, nil
 }
@@ -177,15 +186,24 @@ func appendES6Number(dst []byte, f float64) []byte {
 	if b[e+1] == '-' {
 		exp = -exp
 	}
-	// The digits without the point, k of them, and the decimal exponent n
-	// of ECMA-262: the value is 0.digits × 10^n.
+	// The digits without the point, and the decimal exponent n of
+	// ECMA-262: the value is 0.digits × 10^n.
 	digits := b[:e]
 	if len(digits) > 1 {
 		copy(digits[1:], digits[2:])
 		digits = digits[:len(digits)-1]
 	}
-	k, n := len(digits), exp+1
-	switch {
+	return appendES6Layout(dst, digits, int64(exp+1))
+}
+
+// appendES6Layout appends the positive number 0.digits × 10^n laid out as
+// ECMA-262 Number::toString lays out the k digits and the exponent n of a
+// double: the digits and n-k zeros when k <= n <= 21; the digits with a
+// point after the first n when 0 < n <= 21; "0.", -n zeros and the digits
+// when -6 < n <= 0; otherwise appendScientific. digits has no leading or
+// trailing zero.
+func appendES6Layout(dst, digits []byte, n int64) []byte {
+	switch k := int64(len(digits)); {
 	case k <= n && n <= 21:
 		dst = append(dst, digits...)
 		return appendZeros(dst, n-k)
@@ -198,20 +216,27 @@ func appendES6Number(dst []byte, f float64) []byte {
 		dst = appendZeros(dst, -n)
 		return append(dst, digits...)
 	}
-	dst = append(dst, digits[0])
-	if k > 1 {
-		dst = append(dst, '.')
-		dst = append(dst, digits[1:]...)
-	}
-	dst = append(dst, 'e')
+	dst = appendScientific(dst, digits)
 	if n-1 >= 0 {
 		dst = append(dst, '+')
 	}
-	return strconv.AppendInt(dst, int64(n-1), 10)
+	return strconv.AppendInt(dst, n-1, 10)
+}
+
+// appendScientific appends the first digit, a point and the other digits
+// if there are any, and "e": the scientific layout before the exponent's
+// sign and digits.
+func appendScientific(dst, digits []byte) []byte {
+	dst = append(dst, digits[0])
+	if len(digits) > 1 {
+		dst = append(dst, '.')
+		dst = append(dst, digits[1:]...)
+	}
+	return append(dst, 'e')
 }
 
 // appendZeros appends n zero digits.
-func appendZeros(dst []byte, n int) []byte {
+func appendZeros(dst []byte, n int64) []byte {
 	for ; n > 0; n-- {
 		dst = append(dst, '0')
 	}

@@ -14,21 +14,29 @@ import "strings"
 // the member written "a\/b" or "a/b". Array indexes are decimal without
 // leading zeros.
 func AppendPointer(dst, src []byte, ptr string) (out []byte, found bool, err error) {
+	out, found, _, err = appendPointer(dst, src, ptr, false)
+	return out, found, err
+}
+
+// appendPointer is AppendPointer, writing the exact form (see JSON) with
+// exact. lossy reports that the document, canonicalised without error,
+// holds a lossy number, selected or not.
+func appendPointer(dst, src []byte, ptr string, exact bool) (out []byte, found, lossy bool, err error) {
 	if err := checkPointer(ptr); err != nil {
-		return dst, false, err
+		return dst, false, false, err
 	}
 	base := len(dst)
-	out, err = AppendJSON(dst, src)
+	out, lossy, err = appendJSON(dst, src, false, exact)
 	if err != nil {
-		return out[:base], false, err
+		return out[:base], false, false, err
 	}
 	doc := out[base:]
 	start, end, found := lookupPointer(doc, ptr)
 	if !found {
-		return out[:base], false, nil
+		return out[:base], false, lossy, nil
 	}
 	n := copy(doc, doc[start:end])
-	return out[:base+n], true, nil
+	return out[:base+n], true, lossy, nil
 }
 
 // checkPointer reports a malformed JSON Pointer: one that does not start
