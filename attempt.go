@@ -131,7 +131,7 @@ func (x *exchange) sendOnce() attempt {
 		out.Header.Set(h, o.provider.FormatKey(o.key))
 	}
 	resp, err := x.t.base.RoundTrip(out)
-	return attempt{resp: resp, err: err, written: st.written(x.t.baseTraces)}
+	return attempt{resp: resp, err: err, written: st.written()}
 }
 
 // sendTrace learns through httptrace whether a request asked for a
@@ -152,13 +152,11 @@ func newSendTrace() *sendTrace {
 	return st
 }
 
-// written reports whether the request may have reached the server whole.
-// Without a GetConn event, a base that always reports one (traces: a
-// *http.Transport) sent nothing; any other base may report no trace events
-// at all, and then the request counts as written.
-func (st *sendTrace) written(traces bool) bool {
-	return st.wrote.Load() || !st.asked.Load() && !traces
-}
+// written reports whether the request may have reached the server whole. A
+// base that reports no trace events at all cannot tell (a protocol
+// registered with http.Transport.RegisterProtocol sends without a GetConn
+// event): the request counts as written.
+func (st *sendTrace) written() bool { return st.wrote.Load() || !st.asked.Load() }
 
 // judge classifies an attempt. wait < 0 means "use the backoff".
 func (x *exchange) judge(a attempt) (verdict, time.Duration) {

@@ -40,7 +40,7 @@
 //     the provider's own hint (Stripe-Should-Retry). The lease is renewed
 //     while the call runs.
 //  7. The final response is recorded when definitive (see Recordable: 2xx,
-//     3xx but 304, 4xx but 401, 403, 404, 408, 409, 425, 429), for at most
+//     300 to 303, 4xx but 401, 403, 404, 408, 409, 425, 429), for at most
 //     the provider's retention. A call that ends without such a response
 //     leaves the record in doubt when the operation may have executed (the
 //     claim was in doubt already, or an attempt was written and got no

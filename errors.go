@@ -43,4 +43,8 @@ var (
 
 	// ErrEmptyKey means WithKey was given an empty key. Nothing was sent.
 	ErrEmptyKey = errors.New("idemhttp: empty idempotency key")
+
+	// ErrInvalidRequest means the request cannot be sent as it is (a header
+	// field net/http refuses to write). Nothing was claimed or sent.
+	ErrInvalidRequest = errors.New("idemhttp: invalid request")
 )

@@ -139,15 +139,16 @@ func (p *Policy) Keyed(method string) bool { return slices.Contains(p.KeyedMetho
 func (p *Policy) Safe(method string) bool { return slices.Contains(p.SafeMethods, method) }
 
 // Recordable reports whether a final response with status is a definitive
-// outcome worth replaying: 2xx, redirections other than 304 (a POST answered
-// 303 See Other has executed; a replay of a 307 sends the client to the same
-// new location) and definitive 4xx (400 validation, 402 declined, 422 …).
-// Not recorded, so that a later call may try again with the same key: 304,
-// 401, 403 and 404 (credentials, permissions and resources change), 408,
-// 409, 425, 429, and every 5xx.
+// outcome worth replaying: 2xx, 300 to 303 (a POST answered 303 See Other
+// has executed; the client follows with a GET) and definitive 4xx (400
+// validation, 402 declined, 422 …). Not recorded, so that a later call may
+// try again with the same key: 304, 307 and 308 (the client repeats the
+// request, with its key, at another location: nothing was done here), 401,
+// 403 and 404 (credentials, permissions and resources change), 408, 409,
+// 425, 429, and every 5xx.
 func Recordable(status int) bool {
 	switch status {
-	case http.StatusNotModified, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+	case http.StatusNotModified, http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
 		http.StatusRequestTimeout, http.StatusConflict, http.StatusTooEarly, http.StatusTooManyRequests:
 		return false
 	}

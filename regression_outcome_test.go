@@ -208,10 +208,10 @@ func TestResolveUsesRequestContext(t *testing.T) {
 	}
 }
 
-// A request that net/http refuses before asking for a connection (here an
-// invalid header value) was certainly not sent: the call fails with that
-// error, and the next, valid call for the same booking is sent, not refused
-// as in doubt.
+// A request that net/http would refuse before asking for a connection (here
+// an invalid header value) fails with ErrInvalidRequest before it is claimed:
+// it is never taken for a request that may have been sent, and the next,
+// valid call for the same booking is sent, not refused as in doubt.
 func TestRefusedBeforeConnectingLeavesNothingInDoubt(t *testing.T) {
 	e := newEnv(t)
 	ctx := idemhttp.WithKey(context.Background(), "booking-9")
@@ -221,8 +221,8 @@ func TestRefusedBeforeConnectingLeavesNothingInDoubt(t *testing.T) {
 		req.Header.Set("X-Note", note)
 		return e.transport().RoundTrip(req)
 	}
-	if _, err := book("line\nbreak"); err == nil || errors.Is(err, idemhttp.ErrInDoubt) {
-		t.Fatalf("invalid header: got %v, want net/http's error, not in doubt", err)
+	if _, err := book("line\nbreak"); !errors.Is(err, idemhttp.ErrInvalidRequest) {
+		t.Fatalf("invalid header: got %v, want ErrInvalidRequest", err)
 	}
 	resp, err := book("fine")
 	if err != nil {
@@ -273,5 +273,167 @@ func TestFencedOversizedOutcomeKeptWithoutBody(t *testing.T) {
 	}
 	if n := e.srv.Requests("POST", "/bookings"); n != 1 {
 		t.Fatalf("%d requests reached the server, want 1", n)
+	}
+}
+
+// A POST with an explicit key (WithKey, or an SDK's own Idempotency-Key)
+// answered 307 Temporary Redirect: net/http's Client follows it with the
+// same POST, body and headers (and context) to the new location. The 307 is
+// not recorded (nothing was done at the first URL): recorded, its key would
+// refuse the follow-up (same key, other URL) with ErrKeyReused.
+func TestRedirect307FollowedWithExplicitKey(t *testing.T) {
+	var created atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		switch r.URL.Path {
+		case "/old":
+			w.Header().Set("Location", "/new")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		case "/new":
+			created.Add(1)
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	defer srv.Close()
+	c := &http.Client{Transport: idemhttp.New()}
+	ctx := idemhttp.WithKey(context.Background(), "order-42")
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/old", strings.NewReader(`{"a":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("POST followed through a 307 with an explicit key: %v (created %d)", err, created.Load())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || created.Load() != 1 {
+		t.Fatalf("status %d, created %d", resp.StatusCode, created.Load())
+	}
+}
+
+// The same with the key set as a header by an SDK (stripe-go sets its own
+// Idempotency-Key; the client copies headers on a 307).
+func TestRedirect308FollowedWithHeaderKey(t *testing.T) {
+	var created atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		switch r.URL.Path {
+		case "/old":
+			w.Header().Set("Location", "/new")
+			w.WriteHeader(http.StatusPermanentRedirect)
+		case "/new":
+			created.Add(1)
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	defer srv.Close()
+	c := &http.Client{Transport: idemhttp.New()}
+	req, _ := http.NewRequest("POST", srv.URL+"/old", strings.NewReader(`{"a":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "sdk-random-key-1")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("POST followed through a 308 with the caller's Idempotency-Key: %v (created %d)", err, created.Load())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || created.Load() != 1 {
+		t.Fatalf("status %d, created %d", resp.StatusCode, created.Load())
+	}
+}
+
+// untracedRT stands for an alternate protocol registered on an
+// *http.Transport (RegisterProtocol: an HTTP/3 round tripper, a custom
+// scheme) that reports no httptrace events: it sends on a transport of its
+// own, without the caller's trace.
+type untracedRT struct{ inner *http.Transport }
+
+func (u untracedRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	return u.inner.RoundTrip(req.Clone(context.WithoutCancel(context.Background())))
+}
+
+// *http.Transport hands a request to a registered alternate protocol before
+// it asks for a connection (no GetConn event). "No GetConn, so not sent"
+// would take a request that was sent, executed and lost its answer for one
+// never written, and a non-de-duplicating provider would get it again.
+func TestAlternateProtocolCountsAsWritten(t *testing.T) {
+	var executed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		executed.Add(1)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // executed, answer lost
+		}
+	}))
+	defer srv.Close()
+	base := &http.Transport{}
+	base.RegisterProtocol("http", untracedRT{inner: &http.Transport{}})
+	p := idemhttp.DefaultPolicy()
+	p.InitialInterval, p.MaxInterval = 1, 1
+	tr := idemhttp.New(idemhttp.WithBase(base), idemhttp.WithPolicy(p))
+	req, _ := http.NewRequest("POST", srv.URL+"/charges", strings.NewReader(`{"amount":100}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := tr.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if n := executed.Load(); n != 1 {
+		t.Fatalf("an operation sent through a registered alternate protocol, answer lost, executed %d times (err %v)", n, err)
+	}
+}
+
+// countingBase answers 200 to every request and counts them.
+type countingBase struct{ calls atomic.Int32 }
+
+func (c *countingBase) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.calls.Add(1)
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+}
+
+// Header fields are checked as net/http checks them before writing: names
+// must be RFC 9110 tokens, values free of control characters but tab. A
+// request that fails the check is refused before it is claimed or sent.
+func TestInvalidHeaderRefusedBeforeClaim(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"X-Token!#$%&'*+-.^_`|~9", "plain value", true},
+		{"X-Tab", "a\tb", true},
+		{"X-Utf8", "café", true},
+		{"X-Bad Name", "v", false},
+		{"X-Colon:", "v", false},
+		{"", "v", false},
+		{"X-Crlf", "a\r\nInjected: 1", false},
+		{"X-Nul", "a\x00b", false},
+		{"X-Del", "a\x7fb", false},
+	} {
+		base := &countingBase{}
+		req, _ := http.NewRequest("POST", "https://api.example.test/orders", strings.NewReader(`{"a":1}`))
+		req.Header[tc.name] = []string{tc.value}
+		resp, err := idemhttp.New(idemhttp.WithBase(base)).RoundTrip(req)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("%q: %q: %v", tc.name, tc.value, err)
+				continue
+			}
+			resp.Body.Close()
+		} else if !errors.Is(err, idemhttp.ErrInvalidRequest) || base.calls.Load() != 0 {
+			t.Errorf("%q: %q: err %v after %d sends, want ErrInvalidRequest and none", tc.name, tc.value, err, base.calls.Load())
+		}
+	}
+}
+
+// Resolve refuses a key or scope given on its ctx argument but not on req's
+// own context, rather than settle another operation's record.
+func TestResolveRefusesKeyOnlyOnCtx(t *testing.T) {
+	e := newEnv(t)
+	req, _ := http.NewRequest("POST", "http://"+bookingsHost+"/bookings", stringsReader(`{"slot":"r"}`))
+	req.Header.Set("Content-Type", jsonType)
+	for _, ctx := range []context.Context{
+		idemhttp.WithKey(context.Background(), "booking-7"),
+		idemhttp.WithScope(context.Background(), "task-1"),
+	} {
+		if err := e.transport().Resolve(ctx, req, nil); !errors.Is(err, idemhttp.ErrInvalidRequest) {
+			t.Errorf("Resolve with the key or scope on ctx only: %v, want ErrInvalidRequest", err)
+		}
 	}
 }

@@ -27,10 +27,6 @@ type Transport struct {
 	// inProcessStore: the store answers from memory, never waiting on I/O,
 	// so its calls need no timeout of their own.
 	inProcessStore bool
-	// baseTraces: the base is a *http.Transport, which reports GetConn
-	// before it can write anything, so a request that never asked for a
-	// connection was certainly not sent.
-	baseTraces bool
 }
 
 // Option configures a Transport.
@@ -77,7 +73,6 @@ func New(opts ...Option) *Transport {
 		t.store = cache.NewMemory()
 	}
 	_, t.inProcessStore = t.store.(*cache.Memory)
-	_, t.baseTraces = t.base.(*http.Transport)
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -157,8 +152,17 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 // response (later calls replay it); with resp nil it is recorded as not done
 // (the next call sends it). req identifies the operation as it would be sent:
 // its key comes from req and req's own context (WithKey, WithScope), as in
-// RoundTrip; ctx bounds the store call only.
+// RoundTrip; ctx bounds the store call only, and a key or scope on ctx that
+// req's context lacks is refused (ErrInvalidRequest) rather than ignored.
 func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.Response) error {
+	if ck, ok := keyFrom(ctx); ok {
+		if rk, rok := keyFrom(req.Context()); !rok || rk != ck {
+			return fmt.Errorf("%w: Resolve: ctx carries WithKey %q, req's context does not: the key comes from req", ErrInvalidRequest, ck)
+		}
+	}
+	if cs := ScopeFrom(ctx); cs != "" && cs != ScopeFrom(req.Context()) {
+		return fmt.Errorf("%w: Resolve: ctx carries WithScope %q, req's context does not: the key comes from req", ErrInvalidRequest, cs)
+	}
 	var o op
 	if _, err := t.prepare(req, &o); err != nil {
 		return err
@@ -176,6 +180,9 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 // prepare buffers req's body and derives o, for the provider that serves
 // req: the first steps of a keyed call, and of Resolve.
 func (t *Transport) prepare(req *http.Request, o *op) ([]byte, error) {
+	if err := checkHeader(req.Header); err != nil {
+		return nil, err
+	}
 	body, err := readBody(req, t.policy.MaxBodyBytes)
 	if err != nil {
 		return nil, err

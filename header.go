@@ -1,0 +1,64 @@
+package idemhttp
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// checkHeader returns an error wrapping ErrInvalidRequest when h holds a
+// field that net/http refuses to write: a name that is not an RFC 9110
+// token, or a value with a control character other than tab. net/http
+// fails such a request before it asks for a connection, without a trace
+// event to say so; checked before the claim, it is never taken for a
+// request that may have been sent.
+func checkHeader(h http.Header) error {
+	for name, values := range h {
+		if !validFieldName(name) {
+			return fmt.Errorf("%w: header field name %q", ErrInvalidRequest, name)
+		}
+		for _, v := range values {
+			if !validFieldValue(v) {
+				return fmt.Errorf("%w: control character in the value of header field %q", ErrInvalidRequest, name)
+			}
+		}
+	}
+	return nil
+}
+
+// validFieldName reports whether name is an RFC 9110 token.
+func validFieldName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c < 0x80 && c > ' ' && c != 0x7f && !isDelimiter(c):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isDelimiter reports whether c is one of RFC 9110's delimiters, which a
+// token excludes.
+func isDelimiter(c byte) bool {
+	switch c {
+	case '"', '(', ')', ',', '/', ':', ';', '<', '=', '>', '?', '@', '[', '\\', ']', '{', '}':
+		return true
+	}
+	return false
+}
+
+// validFieldValue reports whether v holds no control character other than
+// tab, as net/http requires of a value it writes.
+func validFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
