@@ -108,7 +108,10 @@
 // Release retried after it ran fails with cache.ErrFenced, and Resolve
 // with a nil entry with cache.ErrNotFound, the key being absent as asked.
 // With MaxRetries -1 (no client retries) a lost reply is reported as
-// cache.ErrUnavailable instead.
+// cache.ErrUnavailable instead. A Claim that fails so may still have run:
+// the Store then releases, in the background, the claim it may have left
+// (no one holds it, and it would keep the key busy, then in doubt), and
+// Close waits for those releases.
 //
 // Redis is the record: what it forgets is forgotten. When Redis restarts
 // without persistence, or evicts a record under maxmemory (any allkeys-*

@@ -21,6 +21,13 @@ import (
 // MaxRetries, after the connection failed with the script run and its reply
 // lost) finds the record in flight under its own token and answers as the
 // first run did: Acquired, flagged in doubt if the claim took over.
+//
+// A Claim that fails for want of a reply (a timeout, a broken connection)
+// may have run on the server and left a claim that nobody holds: it would
+// keep the key busy for the lease, then pass as in doubt, though the caller,
+// told the store failed, sent nothing under it. So the Store releases it in
+// the background, bounded by WithTimeout; a claim that never ran is not
+// there to release.
 func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (cache.Claim, error) {
 	const op = "claim"
 	if err := s.checkLease(op, key, lease); err != nil {
@@ -30,6 +37,7 @@ func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.D
 	v, err := s.run(ctx, op, key, s.scripts.claim,
 		fingerprint, formatToken(token), millis(lease), millis(s.cfg.abandonedTTL))
 	if err != nil {
+		s.releaseLost(key, token)
 		return cache.Claim{}, err
 	}
 	c, err := parseClaim(v, token)
@@ -37,6 +45,22 @@ func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.D
 		return cache.Claim{}, s.unavailable(op, key, err)
 	}
 	return c, nil
+}
+
+// releaseLost releases, in the background, the claim under token that a
+// Claim whose reply was lost may have left on key; a release finding no such
+// claim is fenced and changes nothing. None starts once Close has begun.
+func (s *Store) releaseLost(key string, token cache.Token) {
+	s.lost.Lock()
+	defer s.lost.Unlock()
+	if s.lost.closing {
+		return
+	}
+	s.lost.running.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
+		defer cancel()
+		_ = s.Release(ctx, key, token)
+	})
 }
 
 // parseClaim reads the reply of the claim script (see claimLua).

@@ -77,10 +77,18 @@ type lossy struct {
 // armed. Every script is loaded first, so that each call is one EVALSHA.
 func newLossy(t *testing.T, opts ...Option) *lossy {
 	t.Helper()
+	return newLossyRetrying(t, 0, opts...)
+}
+
+// newLossyRetrying is newLossy with the client's MaxRetries (0: go-redis'
+// default; -1: none, so that a lost reply fails the call).
+func newLossyRetrying(t *testing.T, maxRetries int, opts ...Option) *lossy {
+	t.Helper()
 	srv := redistest.Start(t)
 	l := &lossy{raw: srv.Client()}
 	client := goredis.NewClient(&goredis.Options{
-		Addr: srv.Addr(),
+		Addr:       srv.Addr(),
+		MaxRetries: maxRetries,
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, network, addr)
@@ -476,4 +484,33 @@ func TestClaimScriptRunTwice(t *testing.T) {
 		t.Fatalf("takeover: %+v, %v; want acquired, in doubt, since %v", c, err, since)
 	}
 	busy("k")
+}
+
+// TestClaimWithLostReplyReleased: a Claim whose reply is lost and not
+// retried fails, though the script ran on the server; the Store releases
+// the claim it may have left, so the key is not held by nobody (busy for a
+// lease, then in doubt) for an operation its caller never sent.
+func TestClaimWithLostReplyReleased(t *testing.T) {
+	for _, pipelining := range []bool{true, false} {
+		t.Run(fmt.Sprint("pipelining=", pipelining), func(t *testing.T) {
+			l := newLossyRetrying(t, -1, WithPipelining(pipelining))
+			before := l.evalshaCalls(t)
+			l.armed.Store(true)
+			if _, err := l.s.Claim(t.Context(), "lost", "fp", time.Minute); err == nil {
+				t.Fatal("setup: Claim with its reply lost succeeded")
+			}
+			if l.armed.Load() {
+				t.Fatal("setup: no reply was lost")
+			}
+			if err := l.s.Close(); err != nil { // waits for the release
+				t.Fatal(err)
+			}
+			if n := l.evalshaCalls(t) - before; n != 2 {
+				t.Fatalf("the server ran %d scripts, want 2 (the claim, then its release)", n)
+			}
+			if f, _ := l.fields(t, "lost"); len(f) != 0 {
+				t.Fatalf("record left after the lost claim: %v", f)
+			}
+		})
+	}
 }

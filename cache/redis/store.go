@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,14 @@ type Store struct {
 	// honoursContext is set when the client applies context deadlines to
 	// network I/O itself (see send).
 	honoursContext bool
+
+	// lost guards the releases of claims whose reply was lost (see
+	// releaseLost): Close waits for them, and none starts after it.
+	lost struct {
+		sync.Mutex
+		closing bool
+		running sync.WaitGroup
+	}
 
 	// waiting, when set by a test, is called by Wait once it listens for the
 	// wake notification of a record still in flight.
@@ -68,7 +77,8 @@ func New(client goredis.UniversalClient, opts ...Option) *Store {
 }
 
 // Close stops the Store's pub/sub connection and its pipelining goroutines,
-// and wakes every Wait, which returns an error wrapping cache.ErrUnavailable.
+// waits for the releases of claims whose reply was lost (see Claim), and
+// wakes every Wait, which returns an error wrapping cache.ErrUnavailable.
 // Calls still queued for the pipeline, and later calls of any method, fail
 // the same way. Close does not close the Redis client.
 //
@@ -77,6 +87,10 @@ func New(client goredis.UniversalClient, opts ...Option) *Store {
 // with ContextTimeoutEnabled; with another client Close abandons it to the
 // client's own ReadTimeout.
 func (s *Store) Close() error {
+	s.lost.Lock()
+	s.lost.closing = true
+	s.lost.Unlock()
+	s.lost.running.Wait()
 	if s.closed.Swap(true) {
 		return nil
 	}
