@@ -437,3 +437,37 @@ func TestResolveRefusesKeyOnlyOnCtx(t *testing.T) {
 		}
 	}
 }
+
+// claimCounter is a store that counts the Claims of one record key, and
+// before the first one lets "another process" claim the key for lease.
+type claimCounter struct {
+	cache.Store
+	lease  time.Duration
+	claims atomic.Int32
+}
+
+func (s *claimCounter) Claim(ctx context.Context, key, fp string, lease time.Duration) (cache.Claim, error) {
+	if s.claims.Add(1) == 1 {
+		if c, err := s.Store.Claim(ctx, key, fp, s.lease); err != nil || c.Outcome != cache.Acquired {
+			return c, fmt.Errorf("setup: the other process's claim: %v %v", c.Outcome, err)
+		}
+	}
+	return s.Store.Claim(ctx, key, fp, lease)
+}
+
+// A caller whose clock is ahead of the store's sees a claim held elsewhere
+// end before the store does. It waits out the store's lease with its poll
+// backoff, a few Claims, instead of asking again at once until the store
+// agrees.
+func TestWaitWithClockAheadOfStoreBacksOff(t *testing.T) {
+	e := newEnv(t)
+	behind := cache.NewMemory(cache.WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
+	store := &claimCounter{Store: behind, lease: 300 * time.Millisecond}
+	r := post(context.Background(), &http.Client{Transport: e.transport(idemhttp.WithStore(store))}, ordersHost, "/orders", jsonType, `{"sku":"R-2"}`)
+	if r.err != nil {
+		t.Fatalf("after the other claim's lease: %v", r.err)
+	}
+	if n := store.claims.Load(); n > 40 {
+		t.Fatalf("%d Claims while another caller held the record for 300ms: the wait spins", n)
+	}
+}

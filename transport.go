@@ -301,11 +301,18 @@ func (x *exchange) claim() (cache.Claim, error) {
 		if c.Outcome != cache.Busy {
 			return c, nil
 		}
-		// Held elsewhere: wait for it to finish or for its lease to end.
-		wait := min(poll, max(time.Until(c.Until), 0)+time.Millisecond)
+		// Held elsewhere: wait for it to finish or for its lease to end,
+		// and at least the poll interval once the lease has ended by this
+		// machine's clock but not by the store's (a clock ahead of the
+		// store's would otherwise spin on Claim until the store agrees).
+		left := c.Until.Sub(t.now()) + time.Millisecond
+		wait := poll
+		if left > 0 {
+			wait = min(poll, left)
+		}
 		poll = min(poll*2, 250*time.Millisecond)
 		w, ok := t.store.(cache.Waiter)
-		if !ok || w.Wait(x.ctx, o.recordKey, time.Now().Add(max(time.Until(c.Until), 0)+time.Millisecond)) != nil {
+		if !ok || w.Wait(x.ctx, o.recordKey, t.now().Add(max(left, wait))) != nil {
 			sleep(x.ctx, wait) // no notifications, or they failed: poll
 		}
 		if x.ctx.Err() != nil {
