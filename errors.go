@@ -44,7 +44,10 @@ var (
 	// ErrEmptyKey means WithKey was given an empty key. Nothing was sent.
 	ErrEmptyKey = errors.New("idemhttp: empty idempotency key")
 
-	// ErrInvalidRequest means the request cannot be sent as it is (a header
-	// field net/http refuses to write). Nothing was claimed or sent.
+	// ErrInvalidRequest means the request cannot be sent as it is (no host,
+	// or a header or trailer field, the key header included, that net/http
+	// refuses to write), or that Transport.Resolve was given a context
+	// naming another operation than its request. Nothing was claimed or
+	// sent.
 	ErrInvalidRequest = errors.New("idemhttp: invalid request")
 )

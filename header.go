@@ -3,16 +3,42 @@ package idemhttp
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/idemhttp/idemhttp/providers"
 )
+
+// checkOutgoing returns an error wrapping ErrInvalidRequest when req, sent
+// under key by provider p, is one that net/http refuses before it asks for
+// a connection: no host, or a header or trailer field that it refuses to
+// write, the key header as it will be sent included. net/http fails such a
+// request without a trace event to say so; refused before the claim, it is
+// never taken for a request that may have been sent.
+func checkOutgoing(req *http.Request, p *providers.Provider, key string) error {
+	if req.URL.Host == "" {
+		return fmt.Errorf("%w: no host in the request URL", ErrInvalidRequest)
+	}
+	keyHeader := ""
+	if p.KeyHeader != "" {
+		keyHeader = http.CanonicalHeaderKey(p.KeyHeader)
+		if !validFieldName(keyHeader) || !validFieldValue(p.FormatKey(key)) {
+			return fmt.Errorf("%w: key %q cannot be sent in header field %q", ErrInvalidRequest, key, p.KeyHeader)
+		}
+	}
+	if err := checkHeader(req.Header, keyHeader); err != nil {
+		return err
+	}
+	return checkHeader(req.Trailer, "")
+}
 
 // checkHeader returns an error wrapping ErrInvalidRequest when h holds a
 // field that net/http refuses to write: a name that is not an RFC 9110
-// token, or a value with a control character other than tab. net/http
-// fails such a request before it asks for a connection, without a trace
-// event to say so; checked before the claim, it is never taken for a
-// request that may have been sent.
-func checkHeader(h http.Header) error {
+// token, or a value with a control character other than tab. The field
+// named replaced (the key header, which the Transport sets) is skipped.
+func checkHeader(h http.Header, replaced string) error {
 	for name, values := range h {
+		if name == replaced {
+			continue
+		}
 		if !validFieldName(name) {
 			return fmt.Errorf("%w: header field name %q", ErrInvalidRequest, name)
 		}

@@ -142,17 +142,17 @@ func (p *Policy) Safe(method string) bool { return slices.Contains(p.SafeMethods
 // outcome worth replaying: 2xx, 300 to 303 (a POST answered 303 See Other
 // has executed; the client follows with a GET) and definitive 4xx (400
 // validation, 402 declined, 422 …). Not recorded, so that a later call may
-// try again with the same key: 304, 307 and 308 (the client repeats the
-// request, with its key, at another location: nothing was done here), 401,
-// 403 and 404 (credentials, permissions and resources change), 408, 409,
-// 425, 429, and every 5xx.
+// try again with the same key: 304 to 308 (305 and 306 are obsolete; a 307
+// or 308 makes the client repeat the request, with its key, at another
+// location: nothing was done here), 401, 403 and 404 (credentials,
+// permissions and resources change), 408, 409, 425, 429, and every 5xx.
 func Recordable(status int) bool {
 	switch status {
-	case http.StatusNotModified, http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
 		http.StatusRequestTimeout, http.StatusConflict, http.StatusTooEarly, http.StatusTooManyRequests:
 		return false
 	}
-	return status >= 200 && status < 500
+	return status >= 200 && status <= http.StatusSeeOther || status >= 400 && status < 500
 }
 
 // recordTTL is the record lifetime for provider p.

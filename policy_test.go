@@ -17,7 +17,7 @@ func TestRecordable(t *testing.T) {
 			t.Errorf("Recordable(%d) = false, want true: a definitive outcome", status)
 		}
 	}
-	for _, status := range []int{100, 304, 307, 308, 401, 403, 404, 408, 409, 425, 429, 500, 501, 502, 503, 504} {
+	for _, status := range []int{100, 304, 305, 306, 307, 308, 401, 403, 404, 408, 409, 425, 429, 500, 501, 502, 503, 504} {
 		if idemhttp.Recordable(status) {
 			t.Errorf("Recordable(%d) = true, want false: the claim must be released for a later try", status)
 		}

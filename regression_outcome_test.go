@@ -471,3 +471,59 @@ func TestWaitWithClockAheadOfStoreBacksOff(t *testing.T) {
 		t.Fatalf("%d Claims while another caller held the record for 300ms: the wait spins", n)
 	}
 }
+
+// net/http refuses an invalid Trailer before asking for a connection, like
+// an invalid header, with no trace event: it is refused before the claim,
+// so the booking is not left in doubt and the next, valid call is sent.
+func TestInvalidTrailerRefusedBeforeClaim(t *testing.T) {
+	e := newEnv(t)
+	ctx := idemhttp.WithKey(context.Background(), "booking-tr")
+	book := func(trailer http.Header) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+bookingsHost+"/bookings", strings.NewReader(`{"slot":"t"}`))
+		req.Header.Set("Content-Type", jsonType)
+		req.Trailer = trailer
+		return e.transport().RoundTrip(req)
+	}
+	_, err := book(http.Header{"Bad Name": nil})
+	if !errors.Is(err, idemhttp.ErrInvalidRequest) {
+		t.Errorf("invalid trailer: got %v, want ErrInvalidRequest (nothing sent), not in doubt", err)
+	}
+	resp, err := book(nil)
+	if err != nil {
+		t.Fatalf("nothing was sent, yet the valid call fails: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// The key header the Transport adds is checked as it will be sent: WithKey
+// with a control character, which net/http would refuse to write, fails
+// with ErrInvalidRequest before the claim, not as in doubt.
+func TestKeyWithControlCharacterRefusedBeforeClaim(t *testing.T) {
+	e := newEnv(t)
+	ctx := idemhttp.WithKey(context.Background(), "booking\n1")
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+bookingsHost+"/bookings", strings.NewReader(`{"slot":"k"}`))
+	req.Header.Set("Content-Type", jsonType)
+	_, err := e.transport().RoundTrip(req)
+	if !errors.Is(err, idemhttp.ErrInvalidRequest) || errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Errorf("key with a control character: got %v, want ErrInvalidRequest, not in doubt", err)
+	}
+	if n := e.srv.Requests("POST", "/bookings"); n != 0 {
+		t.Fatalf("%d requests reached the server", n)
+	}
+}
+
+// With Policy.ReplaceKeys, the caller's own key header is overwritten
+// before sending: a value net/http would refuse is never sent, so the
+// request is not refused for it.
+func TestReplacedKeyHeaderNotChecked(t *testing.T) {
+	e := newEnv(t)
+	e.policy.ReplaceKeys = true
+	req, _ := http.NewRequest("POST", "http://"+bookingsHost+"/bookings", strings.NewReader(`{"slot":"r3"}`))
+	req.Header.Set("Content-Type", jsonType)
+	req.Header["Idempotency-Key"] = []string{"sdk\x01key"}
+	resp, err := e.transport().RoundTrip(req)
+	if err != nil {
+		t.Fatalf("the replaced key header is never sent, yet: %v", err)
+	}
+	resp.Body.Close()
+}

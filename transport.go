@@ -153,19 +153,20 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 // (the next call sends it). req identifies the operation as it would be sent:
 // its key comes from req and req's own context (WithKey, WithScope), as in
 // RoundTrip; ctx bounds the store call only, and a key or scope on ctx that
-// req's context lacks is refused (ErrInvalidRequest) rather than ignored.
+// would name another operation is refused (ErrInvalidRequest) rather than
+// ignored.
 func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.Response) error {
-	if ck, ok := keyFrom(ctx); ok {
-		if rk, rok := keyFrom(req.Context()); !rok || rk != ck {
-			return fmt.Errorf("%w: Resolve: ctx carries WithKey %q, req's context does not: the key comes from req", ErrInvalidRequest, ck)
-		}
-	}
-	if cs := ScopeFrom(ctx); cs != "" && cs != ScopeFrom(req.Context()) {
-		return fmt.Errorf("%w: Resolve: ctx carries WithScope %q, req's context does not: the key comes from req", ErrInvalidRequest, cs)
-	}
 	var o op
 	if _, err := t.prepare(req, &o); err != nil {
 		return err
+	}
+	if _, key := keyFrom(ctx); key || ScopeFrom(ctx) != "" {
+		// A key or scope on ctx that would name another operation is a
+		// mistake to report, not to ignore.
+		var other op
+		if _, err := t.prepare(req.WithContext(ctx), &other); err == nil && other.recordKey != o.recordKey {
+			return fmt.Errorf("%w: Resolve: the WithKey or WithScope on ctx names another operation than req and its context, from which the key comes", ErrInvalidRequest)
+		}
 	}
 	var e *cache.Entry
 	if resp != nil {
@@ -180,15 +181,14 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 // prepare buffers req's body and derives o, for the provider that serves
 // req: the first steps of a keyed call, and of Resolve.
 func (t *Transport) prepare(req *http.Request, o *op) ([]byte, error) {
-	if err := checkHeader(req.Header); err != nil {
-		return nil, err
-	}
 	body, err := readBody(req, t.policy.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
-	err = prepareOp(o, req, body, t.Provider(req.URL.Hostname()), t.policy.ReplaceKeys, true)
-	return body, err
+	if err = prepareOp(o, req, body, t.Provider(req.URL.Hostname()), t.policy.ReplaceKeys, true); err != nil {
+		return nil, err
+	}
+	return body, checkOutgoing(req, o.provider, o.key)
 }
 
 // exchange is one keyed call on its way through claim, sends and record.
