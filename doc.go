@@ -20,7 +20,9 @@
 //     and the key derived: WithKey's key, else a key already on the request
 //     (unless Policy.ReplaceKeys), else DeriveKey's stable hash of scope,
 //     provider, method, URL and canonical body (or the route's key fields).
-//     A fingerprint of the request is stored with the record.
+//     A fingerprint of the request is stored with the record. A request that
+//     net/http would refuse to write (no host, a header, trailer or key it
+//     cannot carry) fails with ErrInvalidRequest before anything is claimed.
 //  3. Concurrent identical calls in one process share one claim and one send.
 //  4. The record is claimed in the store. Completed: the recorded response is
 //     replayed (Replayed reports it) and nothing is sent, or ErrKeyReused when
