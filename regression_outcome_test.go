@@ -527,3 +527,27 @@ func TestReplacedKeyHeaderNotChecked(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// A probe that finds the operation not done sees it as of now: a send that
+// lost its answer may still land. When the call then ends without an answer
+// (here a 429 over the cap), the record stays in doubt, so the next call
+// probes again before it sends, instead of sending blind as a new claim.
+func TestProbedNotDoneThenNoAnswerProbesAgain(t *testing.T) {
+	e := newEnv(t)
+	var probes atomic.Int32
+	e.withProbe(func(context.Context, http.RoundTripper, *http.Request, string) (*http.Response, error) {
+		probes.Add(1)
+		return nil, nil // not done (yet)
+	}, false)
+	e.srv.Inject("POST", "/v3/mail/send", faultserver.LostAckFault(), faultserver.StatusBeforeFault(429, "3600"))
+	c := e.client()
+	body := emailBody("ann@x.test", "Welcome!", "Hello")
+	if r := post(context.Background(), c, sendgridHost, "/v3/mail/send", jsonType, body); r.err != nil || r.resp.StatusCode != 429 {
+		t.Fatalf("setup: first call: %v", r.err)
+	}
+	before := probes.Load()
+	post(context.Background(), c, sendgridHost, "/v3/mail/send", jsonType, body)
+	if probes.Load() == before {
+		t.Fatal("the next call sent without probing: the record of an email that may have gone out was released")
+	}
+}

@@ -203,8 +203,7 @@ type exchange struct {
 	inDoubt bool  // an earlier call may have executed the operation
 	resent  bool  // an earlier attempt of this call was written
 	// mayHaveRun: the operation may have executed, by an earlier call (the
-	// claim was in doubt and no probe said otherwise) or by an attempt of
-	// this one (written with no answer, a 5xx, the provider's "in
+	// claim was in doubt) or by an attempt of this one (written with no answer, a 5xx, the provider's "in
 	// progress"). Such a record is never released, only kept in doubt.
 	mayHaveRun bool
 	entry      *cache.Entry // what was recorded or replayed, for single-flight followers
@@ -333,8 +332,10 @@ func (x *exchange) probe() (resp *http.Response, done bool, err error) {
 		return nil, true, fmt.Errorf("%w: key %s: probe failed: %w", ErrInDoubt, o.key, err)
 	}
 	if resp == nil {
+		// mayHaveRun stays: a probe sees the effect as of now, and a send
+		// that lost its answer may land later. Should this call end without
+		// an answer, the next one probes again rather than send blind.
 		t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: probe: not done, sending", slog.String("key", o.key))
-		x.mayHaveRun = false
 		return nil, false, nil
 	}
 	t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: probe: already done, recording", slog.String("key", o.key))
