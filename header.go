@@ -9,18 +9,26 @@ import (
 
 // checkOutgoing returns an error wrapping ErrInvalidRequest when req, sent
 // under key by provider p, is one that net/http refuses before it asks for
-// a connection: no host, or a header or trailer field that it refuses to
-// write, the key header as it will be sent included. net/http fails such a
-// request without a trace event to say so; refused before the claim, it is
-// never taken for a request that may have been sent.
+// a connection: an http or https request with no host, or with a header or
+// trailer field that it refuses to write, the key header as it will be
+// sent included. net/http fails such a request without a trace event to say
+// so; refused before the claim, it is never taken for a request that may
+// have been sent. Other schemes go to a protocol registered with
+// http.Transport.RegisterProtocol, or to a base of the caller's, which
+// decide for themselves.
 func checkOutgoing(req *http.Request, p *providers.Provider, key string) error {
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return nil
+	}
 	if req.URL.Host == "" {
 		return fmt.Errorf("%w: no host in the request URL", ErrInvalidRequest)
 	}
 	keyHeader := ""
 	if p.KeyHeader != "" {
 		keyHeader = http.CanonicalHeaderKey(p.KeyHeader)
-		if !validFieldName(keyHeader) || !validFieldValue(p.FormatKey(key)) {
+		// Quoting (p.QuoteKey) adds only printable characters: the key is
+		// valid as sent when it is valid as it is.
+		if !validFieldName(keyHeader) || !validFieldValue(key) {
 			return fmt.Errorf("%w: key %q cannot be sent in header field %q", ErrInvalidRequest, key, p.KeyHeader)
 		}
 	}

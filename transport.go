@@ -157,14 +157,15 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 // ignored.
 func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.Response) error {
 	var o op
-	if _, err := t.prepare(req, &o); err != nil {
+	body, err := t.prepare(req, &o)
+	if err != nil {
 		return err
 	}
 	if _, key := keyFrom(ctx); key || ScopeFrom(ctx) != "" {
 		// A key or scope on ctx that would name another operation is a
 		// mistake to report, not to ignore.
 		var other op
-		if _, err := t.prepare(req.WithContext(ctx), &other); err == nil && other.recordKey != o.recordKey {
+		if err := prepareOp(&other, req.WithContext(ctx), body, o.provider, t.policy.ReplaceKeys, true); err == nil && other.recordKey != o.recordKey {
 			return fmt.Errorf("%w: Resolve: the WithKey or WithScope on ctx names another operation than req and its context, from which the key comes", ErrInvalidRequest)
 		}
 	}
@@ -311,8 +312,10 @@ func (x *exchange) claim() (cache.Claim, error) {
 		}
 		poll = min(poll*2, 250*time.Millisecond)
 		w, ok := t.store.(cache.Waiter)
-		if !ok || w.Wait(x.ctx, o.recordKey, t.now().Add(max(left, wait))) != nil {
-			sleep(x.ctx, wait) // no notifications, or they failed: poll
+		if !ok || left <= 0 || w.Wait(x.ctx, o.recordKey, t.now().Add(left)) != nil {
+			// No notifications, or they failed, or the lease is over by
+			// this clock (a Waiter would see it over too): poll.
+			sleep(x.ctx, wait)
 		}
 		if x.ctx.Err() != nil {
 			return c, fmt.Errorf("%w: key %s held elsewhere: %w", ErrInFlight, o.key, context.Cause(x.ctx))

@@ -25,9 +25,10 @@ import (
 // A Claim that fails for want of a reply (a timeout, a broken connection)
 // may have run on the server and left a claim that nobody holds: it would
 // keep the key busy for the lease, then pass as in doubt, though the caller,
-// told the store failed, sent nothing under it. So the Store releases it in
-// the background, bounded by WithTimeout; a claim that never ran is not
-// there to release.
+// told the store failed, sent nothing under it. So the Store undoes it in
+// the background, bounded by WithTimeout: a new claim is deleted, a
+// takeover goes back to in doubt (an earlier attempt may have executed);
+// a claim that never ran is not there to undo.
 func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.Duration) (cache.Claim, error) {
 	const op = "claim"
 	if err := s.checkLease(op, key, lease); err != nil {
@@ -47,9 +48,9 @@ func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.D
 	return c, nil
 }
 
-// releaseLost releases, in the background, the claim under token that a
-// Claim whose reply was lost may have left on key; a release finding no such
-// claim is fenced and changes nothing. None starts once Close has begun.
+// releaseLost undoes, in the background, the claim under token that a Claim
+// whose reply was lost may have left on key (see abandonLua); finding no
+// such claim, it changes nothing. None starts once Close has begun.
 func (s *Store) releaseLost(key string, token cache.Token) {
 	s.lost.Lock()
 	defer s.lost.Unlock()
@@ -59,7 +60,7 @@ func (s *Store) releaseLost(key string, token cache.Token) {
 	s.lost.running.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 		defer cancel()
-		_ = s.Release(ctx, key, token)
+		_ = s.runGuarded(ctx, "abandon lost claim", key, s.scripts.abandon, s.wakeChannel(key), formatToken(token))
 	})
 }
 

@@ -101,7 +101,7 @@ func newLossyRetrying(t *testing.T, maxRetries int, opts ...Option) *lossy {
 	t.Cleanup(func() { _ = client.Close() })
 	l.s = newTestStore(t, client, opts...)
 	sc := l.s.scripts
-	for _, script := range []*goredis.Script{sc.claim, sc.renew, sc.complete, sc.release, sc.markInDoubt, sc.resolve, sc.delete} {
+	for _, script := range []*goredis.Script{sc.claim, sc.renew, sc.complete, sc.release, sc.abandon, sc.markInDoubt, sc.resolve, sc.delete} {
 		if err := script.Load(t.Context(), l.raw).Err(); err != nil {
 			t.Fatalf("SCRIPT LOAD: %v", err)
 		}

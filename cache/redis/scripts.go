@@ -248,6 +248,22 @@ redis.call('PUBLISH', ARGV[1], '')
 return 1
 `
 
+// abandonLua: ARGV = channel, token. Undoes what a Claim under token may
+// have done, its reply lost: a new claim is deleted, as by Release; a
+// takeover (flagged in doubt, q) goes back to in doubt, keeping its
+// expiry and first-claim time, since an earlier attempt may have executed.
+// Returns 1 or 0 (no claim under token: it never ran, or another took
+// over since).
+const abandonLua = luaHeld + `if redis.call('HGET', key, 'q') == '1' then
+  redis.call('HDEL', key, 'l', 'q')
+  redis.call('HSET', key, 's', 'd')
+else
+  redis.call('DEL', key)
+end
+redis.call('PUBLISH', ARGV[1], '')
+return 1
+`
+
 // resolveLua: ARGV = channel, call id, ttl ms (0: never expires), entry
 // (absent: make the key absent).
 // Returns 1, -1 (not found) or -2 (not in doubt); 1 without writing when
@@ -280,7 +296,7 @@ return 1
 
 // scripts holds the compiled scripts of one Store.
 type scripts struct {
-	claim, renew, complete, release, markInDoubt, resolve, delete *goredis.Script
+	claim, renew, complete, release, abandon, markInDoubt, resolve, delete *goredis.Script
 }
 
 func newScripts() scripts {
@@ -289,6 +305,7 @@ func newScripts() scripts {
 		renew:       goredis.NewScript(renewLua),
 		complete:    goredis.NewScript(completeLua),
 		release:     goredis.NewScript(releaseLua),
+		abandon:     goredis.NewScript(abandonLua),
 		markInDoubt: goredis.NewScript(markInDoubtLua),
 		resolve:     goredis.NewScript(resolveLua),
 		delete:      goredis.NewScript(deleteLua),
