@@ -13,11 +13,16 @@ import (
 // trailer field that it refuses to write, the key header as it will be
 // sent included. net/http fails such a request without a trace event to say
 // so; refused before the claim, it is never taken for a request that may
-// have been sent. Other schemes go to a protocol registered with
+// have been sent. A URL with no scheme ("api.example.test/v1", read as a
+// path) is refused too; other schemes go to a protocol registered with
 // http.Transport.RegisterProtocol, or to a base of the caller's, which
 // decide for themselves.
 func checkOutgoing(req *http.Request, p *providers.Provider, key string) error {
-	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+	switch req.URL.Scheme {
+	case "":
+		return fmt.Errorf("%w: no scheme in the request URL %q", ErrInvalidRequest, req.URL.Redacted())
+	case "http", "https":
+	default:
 		return nil
 	}
 	if req.URL.Host == "" {

@@ -9,7 +9,8 @@ import goredis "github.com/redis/go-redis/v9"
 //	t  the id (decimal uint64, random, never 0) of the call that made the
 //	   current state: in flight, the claim's fencing token; completed or
 //	   in doubt, the id of the Complete, MarkInDoubt or Resolve that
-//	   settled the record (absent in records settled before it was kept)
+//	   settled the record, or the token of a takeover whose lost reply was
+//	   undone (abandonLua); absent in records settled before it was kept
 //	l  lease deadline, Unix ms of the server clock, in flight only
 //	q  "1" when the in-flight claim is flagged in doubt, in flight only;
 //	   absent (or "0", in records written before it was left out) when not
