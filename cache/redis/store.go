@@ -124,8 +124,13 @@ func (s *Store) send(ctx context.Context, op, key string, cmd *command) (goredis
 	if s.closed.Load() {
 		return nil, s.unavailable(op, key, errClosed)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
-	defer cancel()
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.cfg.timeout {
+		// No timer when the caller's deadline is sooner (the transport
+		// bounds settling by its own store timeout).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.timeout)
+		defer cancel()
+	}
 	var (
 		sent goredis.Cmder
 		err  error
