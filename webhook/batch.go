@@ -16,7 +16,10 @@ import (
 // Claims are taken in key order, so two batches sharing events never wait
 // for each other in a cycle. If any event is being handled by another
 // delivery, every claim taken is released and the batch gets 409: the sender
-// retries it whole, and then finds those events handled or free.
+// retries it whole, and then finds those events handled or free. WithWait
+// applies to the first claim only: a batch holding claims never waits, as
+// nothing renews them until its handler runs, and a claim that lapsed while
+// it waited could be taken by a redelivery and its event handled twice.
 func (d *deduper) serveBatch(w http.ResponseWriter, r *http.Request, body []byte, next http.Handler) {
 	events, err := d.extractor.Batch(r, body)
 	if err != nil {
@@ -41,7 +44,11 @@ func (d *deduper) serveBatch(w http.ResponseWriter, r *http.Request, body []byte
 	var h held
 	fresh := make(map[string]bool, len(keys))
 	for _, key := range slices.Sorted(maps.Keys(keys)) {
-		c, err := d.claim(ctx, key)
+		wait := d.cfg.wait
+		if len(h) > 0 {
+			wait = 0
+		}
+		c, err := d.claim(ctx, key, wait)
 		if err != nil {
 			d.release(ctx, h)
 			d.storeFailed(w, r, next, err)

@@ -37,11 +37,11 @@ func BenchmarkDedup(b *testing.B) {
 		benchDeliveries(b, okHandler, strconv.Itoa)
 	})
 	b.Run("new-event", func(b *testing.B) {
-		h := webhook.Dedup(cache.NewMemory(), webhook.Twilio())(okHandler)
+		h := webhook.Dedup(cache.NewMemory(), twilioLike())(okHandler)
 		benchDeliveries(b, h, strconv.Itoa)
 	})
 	b.Run("duplicate", func(b *testing.B) {
-		h := webhook.Dedup(cache.NewMemory(), webhook.Twilio())(okHandler)
+		h := webhook.Dedup(cache.NewMemory(), twilioLike())(okHandler)
 		benchDeliveries(b, h, func(int) string { return "same" })
 	})
 }

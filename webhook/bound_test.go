@@ -43,7 +43,7 @@ func TestMemoryStoreStaysBoundedOverAMillionDistinctEvents(t *testing.T) {
 		maxGrowth = 32 << 20
 	)
 	store := cache.NewMemory(cache.WithMaxEntries(bound), cache.WithMaxBytes(4<<20))
-	h := webhook.Dedup(store, webhook.Twilio())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := webhook.Dedup(store, twilioLike())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok"))
 	}))
 

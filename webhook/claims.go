@@ -37,11 +37,11 @@ func (h held) inDoubt() bool {
 	return false
 }
 
-// claim claims key. When configured to wait, a Busy answer is retried with
+// claim claims key. With wait set (WithWait), a Busy answer is retried with
 // growing pauses until the holder finishes, its lease ends, the wait is over
 // or ctx ends; the last answer is returned.
-func (d *deduper) claim(ctx context.Context, key string) (cache.Claim, error) {
-	deadline := time.Now().Add(d.cfg.wait)
+func (d *deduper) claim(ctx context.Context, key string, wait time.Duration) (cache.Claim, error) {
+	deadline := time.Now().Add(wait)
 	pause := 10 * time.Millisecond
 	for {
 		callCtx, cancel := context.WithTimeout(ctx, storeTimeout)

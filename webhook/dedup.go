@@ -90,7 +90,7 @@ func (d *deduper) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		return
 	}
 	key := d.keyPrefix + id
-	c, err := d.claim(r.Context(), key)
+	c, err := d.claim(r.Context(), key, d.cfg.wait)
 	if err != nil {
 		d.storeFailed(w, r, next, err)
 		return

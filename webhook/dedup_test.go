@@ -166,7 +166,7 @@ func TestDedupReleasesFailuresSoTheRedeliveryIsHandledOnce(t *testing.T) {
 func TestDedupReleasesOnPanicAndRepanicsTheSameValue(t *testing.T) {
 	store := cache.NewMemory()
 	var calls atomic.Int32
-	h := webhook.Dedup(store, webhook.Twilio())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := webhook.Dedup(store, twilioLike())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
 			panic(http.ErrAbortHandler)
 		}
@@ -240,7 +240,7 @@ func TestDedupConcurrentDuplicateGets409(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			store := sc.open(t)
 			app := newBlockingApp()
-			srv := serve(t, webhook.Dedup(store, webhook.Twilio())(app))
+			srv := serve(t, webhook.Dedup(store, twilioLike())(app))
 
 			first := background(t, srv.Client(), srv.URL, twilioHeader("tok-c"))
 			<-app.entered
@@ -288,7 +288,7 @@ func TestDedupWithWaitGetsTheOutcomeOfTheRunningDelivery(t *testing.T) {
 			if holderFails {
 				app.fails.Store(1)
 			}
-			srv := serve(t, webhook.Dedup(store, webhook.Twilio(), webhook.WithWait(time.Minute))(app))
+			srv := serve(t, webhook.Dedup(store, twilioLike(), webhook.WithWait(time.Minute))(app))
 
 			first := background(t, srv.Client(), srv.URL, twilioHeader("tok-w"))
 			<-app.entered
@@ -332,7 +332,7 @@ func TestDedupStoreUnavailableFailsClosedOrOpen(t *testing.T) {
 			if failOpen {
 				opts = append(opts, webhook.WithFailOpen())
 			}
-			srv := serve(t, webhook.Dedup(store, webhook.Twilio(), opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := serve(t, webhook.Dedup(store, twilioLike(), opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				calls.Add(1)
 			})))
 			got := post(t, srv.Client(), srv.URL, twilioHeader("tok-u"), nil)
@@ -366,7 +366,7 @@ func TestDedupRefusesDeliveriesWithoutAUsableID(t *testing.T) {
 		{"stripe body not JSON", webhook.Stripe(), nil, `id=evt_1`, 400, "not a JSON object"},
 		{"stripe id not a string", webhook.Stripe(), nil, `{"id":42}`, 400, "missing event id"},
 		{"github without delivery header", webhook.GitHub(), nil, `{}`, 400, "X-Github-Delivery"},
-		{"id too long", webhook.Twilio(), twilioHeader(long), ``, 400, "invalid event id"},
+		{"id too long", twilioLike(), twilioHeader(long), ``, 400, "invalid event id"},
 		{"id with control characters", webhook.Func("f", func(*http.Request, []byte) (string, error) { return "a\x00b", nil }), nil, ``, 400, "control"},
 		{"func returning empty id", webhook.Func("f", func(*http.Request, []byte) (string, error) { return "", nil }), nil, ``, 400, "missing event id"},
 	}
@@ -402,7 +402,7 @@ func TestDedupRefusesDeliveriesWithoutAUsableID(t *testing.T) {
 
 func TestDedupBoundsTheBody(t *testing.T) {
 	var calls atomic.Int32
-	h := webhook.Dedup(cache.NewMemory(), webhook.Twilio(), webhook.WithMaxBodyBytes(100))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := webhook.Dedup(cache.NewMemory(), twilioLike(), webhook.WithMaxBodyBytes(100))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		calls.Add(1)
 		fmt.Fprint(w, len(b))
@@ -429,7 +429,7 @@ func TestDedupRenewsTheLeaseOfASlowHandler(t *testing.T) {
 	store := cache.NewMemory()
 	const lease = 600 * time.Millisecond
 	app := newBlockingApp()
-	srv := serve(t, webhook.Dedup(store, webhook.Twilio(), webhook.WithLease(lease))(app))
+	srv := serve(t, webhook.Dedup(store, twilioLike(), webhook.WithLease(lease))(app))
 
 	first := background(t, srv.Client(), srv.URL, twilioHeader("tok-slow"))
 	<-app.entered
@@ -464,7 +464,7 @@ func TestDedupFlagsTheHandlerWhenAnEarlierAttemptWasAbandoned(t *testing.T) {
 	})
 	seen := map[string]bool{}
 	var mu sync.Mutex
-	srv := serve(t, webhook.Dedup(store, webhook.Twilio())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := serve(t, webhook.Dedup(store, twilioLike())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen[r.Header.Get("I-Twilio-Idempotency-Token")] = webhook.InDoubt(r.Context())
 		mu.Unlock()
@@ -481,7 +481,7 @@ func TestDedupFlagsTheHandlerWhenAnEarlierAttemptWasAbandoned(t *testing.T) {
 func TestDedupRecordsALargeResponseWithoutItsBody(t *testing.T) {
 	store := cache.NewMemory()
 	big := strings.Repeat("b", 100)
-	srv := serve(t, webhook.Dedup(store, webhook.Twilio(), webhook.WithMaxRecordedBytes(10))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := serve(t, webhook.Dedup(store, twilioLike(), webhook.WithMaxRecordedBytes(10))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, big)
 	})))
@@ -501,7 +501,7 @@ func TestDedupRecordsALargeResponseWithoutItsBody(t *testing.T) {
 func TestDedupRecordsAHandlerThatWritesNothingAs200(t *testing.T) {
 	store := cache.NewMemory()
 	var calls atomic.Int32
-	srv := serve(t, webhook.Dedup(store, webhook.Twilio())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) })))
+	srv := serve(t, webhook.Dedup(store, twilioLike())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) })))
 	for range 2 {
 		if got := post(t, srv.Client(), srv.URL, twilioHeader("tok-empty"), nil); got.status != http.StatusOK {
 			t.Fatalf("got %d", got.status)
@@ -514,7 +514,7 @@ func TestDedupRecordsAHandlerThatWritesNothingAs200(t *testing.T) {
 
 func TestDedupKeepsTheResponseControllerFeatures(t *testing.T) {
 	errs := make(chan error, 2)
-	srv := serve(t, webhook.Dedup(cache.NewMemory(), webhook.Twilio())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := serve(t, webhook.Dedup(cache.NewMemory(), twilioLike())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		io.WriteString(w, "part one;")
 		errs <- rc.Flush()
@@ -545,10 +545,10 @@ func TestExtractorsNameTheEvent(t *testing.T) {
 		{"stripe", webhook.Stripe(), nil, nil, `{"id":"evt_9","object":"event"}`, "webhook:stripe:evt_9"},
 		{"standard", webhook.StandardWebhooks(), nil, http.Header{"Webhook-Id": {"msg_1"}}, `{}`, "webhook:standard-webhooks:msg_1"},
 		{"svix", webhook.StandardWebhooks(), nil, http.Header{"Svix-Id": {"msg_2"}}, `{}`, "webhook:standard-webhooks:msg_2"},
-		{"github", webhook.GitHub(), nil, http.Header{"X-Github-Delivery": {"72d3162e-cc78-11e3-81ab-4c9367dc0958"}}, `{}`, "webhook:github:72d3162e-cc78-11e3-81ab-4c9367dc0958." + githubBodyDigest(`{}`)},
-		{"shopify event id", webhook.Shopify(), nil, http.Header{"X-Shopify-Event-Id": {"ev1"}, "X-Shopify-Webhook-Id": {"wh1"}}, `{}`, "webhook:shopify:ev1"},
-		{"shopify webhook id", webhook.Shopify(), nil, http.Header{"X-Shopify-Webhook-Id": {"wh2"}}, `{}`, "webhook:shopify:wh2"},
-		{"twilio", webhook.Twilio(), nil, twilioHeader("tok"), ``, "webhook:twilio:tok"},
+		{"github", webhook.GitHub(), nil, http.Header{"X-Github-Delivery": {"72d3162e-cc78-11e3-81ab-4c9367dc0958"}}, `{}`, "webhook:github:72d3162e-cc78-11e3-81ab-4c9367dc0958." + bodyDigest(`{}`)},
+		{"shopify event id", webhook.Shopify(), nil, http.Header{"X-Shopify-Event-Id": {"ev1"}, "X-Shopify-Webhook-Id": {"wh1"}}, `{}`, "webhook:shopify:ev1." + bodyDigest(`{}`)},
+		{"shopify webhook id", webhook.Shopify(), nil, http.Header{"X-Shopify-Webhook-Id": {"wh2"}}, `{}`, "webhook:shopify:wh2." + bodyDigest(`{}`)},
+		{"twilio", webhook.Twilio(), nil, twilioHeader("tok"), ``, "webhook:twilio:tok." + bodyDigest(``)},
 		{"header", webhook.Header("acme", "X-Acme-Id"), nil, http.Header{"X-Acme-Id": {"a1"}}, ``, "webhook:acme:a1"},
 		{"func", webhook.Func("acme", func(r *http.Request, body []byte) (string, error) { return "f-" + string(body), nil }), nil, nil, `7`, "webhook:acme:f-7"},
 		{"namespace", webhook.Stripe(), []webhook.Option{webhook.WithNamespace("acct:1")}, nil, `{"id":"evt_n"}`, "webhook:stripe/acct%3A1:evt_n"},
@@ -620,9 +620,9 @@ func TestDedupWithAnEmptyExtractorIsAServerError(t *testing.T) {
 	}
 }
 
-// githubBodyDigest is the body digest GitHub record keys carry: the first 12
-// bytes of SHA-256, hex.
-func githubBodyDigest(body string) string {
+// bodyDigest is the body digest the record keys of GitHub, Shopify and
+// Twilio carry: the first 12 bytes of SHA-256, hex.
+func bodyDigest(body string) string {
 	sum := sha256.Sum256([]byte(body))
 	return hex.EncodeToString(sum[:12])
 }

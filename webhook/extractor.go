@@ -85,7 +85,14 @@ func StandardWebhooks() Extractor {
 // new record: the signature cannot tell them apart; reject stale payloads
 // in the handler, by their own timestamps, where that matters.)
 func GitHub() Extractor {
-	ex := headerExtractor("github", 96*time.Hour, "X-GitHub-Delivery")
+	return withBodyDigest(headerExtractor("github", 96*time.Hour, "X-GitHub-Delivery"))
+}
+
+// withBodyDigest keys ex's records on its id AND a digest of the body, for
+// senders that sign the body but not the header carrying the id: a forged
+// delivery pairing a captured signed payload with a real event's id then
+// names another record than that event's, and cannot mark it handled.
+func withBodyDigest(ex Extractor) Extractor {
 	byHeader := ex.ID
 	ex.ID = func(r *http.Request, body []byte) (string, error) {
 		id, err := byHeader(r, body)
@@ -103,16 +110,19 @@ func GitHub() Extractor {
 // subscriptions on one endpoint share the event id and are handled once;
 // build an extractor with Func that adds "X-Shopify-Topic" to tell them
 // apart. Shopify retries for about 4 hours (UNCONFIRMED for every plan);
-// records are kept 48 h.
+// records are kept 48 h. Shopify's HMAC signs the body only, so, as for
+// GitHub, the record is keyed on the id and a digest of the body.
 func Shopify() Extractor {
-	return headerExtractor("shopify", 48*time.Hour, "X-Shopify-Event-Id", "X-Shopify-Webhook-Id")
+	return withBodyDigest(headerExtractor("shopify", 48*time.Hour, "X-Shopify-Event-Id", "X-Shopify-Webhook-Id"))
 }
 
 // Twilio extracts the "I-Twilio-Idempotency-Token" header, kept by Twilio
 // across retries of one callback. Twilio retries within minutes; records are
-// kept 24 h.
+// kept 24 h. Twilio's signature covers the URL and the form parameters, not
+// this header, so, as for GitHub, the record is keyed on the token and a
+// digest of the body.
 func Twilio() Extractor {
-	return headerExtractor("twilio", 24*time.Hour, "I-Twilio-Idempotency-Token")
+	return withBodyDigest(headerExtractor("twilio", 24*time.Hour, "I-Twilio-Idempotency-Token"))
 }
 
 // SendGrid de-duplicates SendGrid Event Webhook batches: a JSON array of
@@ -122,7 +132,10 @@ func SendGrid() Extractor {
 	return JSONArray("sendgrid", "sg_event_id", 48*time.Hour)
 }
 
-// Header extracts the id from the first non-empty of the named headers.
+// Header extracts the id from the first non-empty of the named headers. Use
+// it only for a header the sender's signature covers: otherwise a captured
+// signed payload sent under a real event's id would mark that event handled
+// (see GitHub for the way around it, which Func can build).
 func Header(sender string, names ...string) Extractor {
 	return headerExtractor(sender, 0, names...)
 }

@@ -75,7 +75,9 @@ func WithTTL(d time.Duration) Option {
 // another delivery right now) wait up to max for that delivery to finish,
 // then answer with its recorded response, or take over if it failed. Without
 // it, or when max passes, a concurrent duplicate gets 409 Conflict with
-// Retry-After, and the sender retries later.
+// Retry-After, and the sender retries later. A batch delivery waits only for
+// its first event held elsewhere: once it holds claims of its own, it
+// answers 409 at once rather than let them lapse while it waits.
 func WithWait(max time.Duration) Option {
 	return func(c *config) { c.wait = max }
 }

@@ -26,7 +26,7 @@ func TestFailOpenDoesNotBypassAHeldClaimWhenTheSenderHangsUp(t *testing.T) {
 			done := newEffects()
 			entered, release := make(chan struct{}), make(chan struct{})
 			var calls atomic.Int32
-			h := webhook.Dedup(store, webhook.Twilio(), webhook.WithFailOpen())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := webhook.Dedup(store, twilioLike(), webhook.WithFailOpen())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if calls.Add(1) == 1 {
 					close(entered)
 					<-release
