@@ -67,19 +67,21 @@ func (s *Store) Claim(ctx context.Context, key, fingerprint string, lease time.D
 			}
 		}
 		token := newToken()
-		leaseUntil := now.UnixMilli() + millisCeil(lease)
 		var (
 			inDoubt   bool
 			claimedAt int64
 		)
-		err = s.stmts.claim.QueryRowContext(ctx,
-			sql.Named("key", key),
-			sql.Named("fingerprint", fingerprint),
-			sql.Named("token", token),
-			sql.Named("now", now.UnixMilli()),
-			sql.Named("lease_until", leaseUntil),
-			sql.Named("abandon_at", leaseUntil+millisCeil(s.cfg.abandonedTTL)),
-		).Scan(&inDoubt, &claimedAt)
+		err = s.locked(ctx, func(tx *sql.Tx, now time.Time) error {
+			leaseUntil := now.UnixMilli() + millisCeil(lease)
+			return tx.StmtContext(ctx, s.stmts.claim).QueryRowContext(ctx,
+				sql.Named("key", key),
+				sql.Named("fingerprint", fingerprint),
+				sql.Named("token", token),
+				sql.Named("now", now.UnixMilli()),
+				sql.Named("lease_until", leaseUntil),
+				sql.Named("abandon_at", leaseUntil+millisCeil(s.cfg.abandonedTTL)),
+			).Scan(&inDoubt, &claimedAt)
+		})
 		switch {
 		case err == nil:
 			c := cache.Claim{Outcome: cache.Acquired, Token: cache.Token(token), InDoubt: inDoubt}
@@ -218,12 +220,16 @@ func (s *Store) changeHeld(ctx context.Context, op, key string, token cache.Toke
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	now := s.now()
-	args := []any{sql.Named("key", key), sql.Named("token", int64(token)), sql.Named("now", now.UnixMilli())}
-	if extra != nil {
-		args = append(args, extra(now)...)
-	}
-	n, err := s.exec(ctx, stmt, args)
+	var n int64
+	err := s.locked(ctx, func(tx *sql.Tx, now time.Time) error {
+		args := []any{sql.Named("key", key), sql.Named("token", int64(token)), sql.Named("now", now.UnixMilli())}
+		if extra != nil {
+			args = append(args, extra(now)...)
+		}
+		var err error
+		n, err = s.exec(ctx, tx.StmtContext(ctx, stmt), args)
+		return err
+	})
 	if err != nil {
 		return s.fail(ctx, op, key, err)
 	}
@@ -259,6 +265,25 @@ func (s *Store) load(ctx context.Context, key string, now time.Time) (r row, fou
 		return row{}, false, fmt.Errorf("corrupt record: unknown state %d", r.state)
 	}
 	return r, true, nil
+}
+
+// locked runs f in a write transaction begun once the write lock is taken
+// (BEGIN IMMEDIATE, after any wait for this process's other writers or
+// another process's transaction), with the time read then: leases and
+// expiries start when the change is made, not before that wait. The change
+// is committed only when f and the commit succeed; an error, or a context
+// that ends, rolls it back, so a failed call never leaves a claim that
+// nobody holds.
+func (s *Store) locked(ctx context.Context, f func(tx *sql.Tx, now time.Time) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx, s.now()); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // exec runs a writer statement and returns the number of rows it changed.
