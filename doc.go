@@ -77,8 +77,9 @@
 //   - A re-send of an in-doubt operation to a de-duplicating provider relies
 //     on the provider still remembering the key. It happens only within the
 //     provider's Retention of the record's first claim (cache.Claim.Since);
-//     past it, or for a store that cannot date the claim, see
-//     providers.Provider.Retention: an unknown age is trusted.
+//     past it, or when the record cannot date its first claim (written by an
+//     earlier version), the operation is in doubt (ErrInDoubt) and not
+//     re-sent. A provider whose Retention is 0 (unknown) is trusted.
 //   - Credentials added below the Transport (an oauth2 base transport) do
 //     not namespace records: put the tenant in the request, or in WithScope.
 //   - Response bodies are read before RoundTrip returns, except streams.

@@ -551,3 +551,34 @@ func TestProbedNotDoneThenNoAnswerProbesAgain(t *testing.T) {
 		t.Fatal("the next call sent without probing: the record of an email that may have gone out was released")
 	}
 }
+
+// sinceUnknown is a store whose records do not say when they were first
+// claimed, as records written by versions that did not keep that time.
+type sinceUnknown struct{ cache.Store }
+
+func (s sinceUnknown) Claim(ctx context.Context, key, fp string, lease time.Duration) (cache.Claim, error) {
+	c, err := s.Store.Claim(ctx, key, fp, lease)
+	c.Since = time.Time{}
+	return c, err
+}
+
+// An in-doubt record of unknown age may be older than the provider's key
+// retention: it is not re-sent, even to a provider that de-duplicates.
+func TestInDoubtOfUnknownAgeNotResent(t *testing.T) {
+	e := newEnv(t)
+	e.policy.Lease = 200 * time.Millisecond
+	setOrdersRetention(e, time.Hour)
+	store := sinceUnknown{e.store}
+	func() {
+		defer func() { recover() }()
+		e.transport(idemhttp.WithStore(store), idemhttp.WithBase(&panicAfterSend{base: e.base})).RoundTrip(orderReq(context.Background()))
+	}()
+	sent := e.srv.Requests("POST", "/orders")
+	resp, err := e.transport(idemhttp.WithStore(store)).RoundTrip(orderReq(context.Background()))
+	if err == nil {
+		resp.Body.Close()
+	}
+	if n := e.srv.Requests("POST", "/orders"); n != sent || !errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Fatalf("in-doubt order of unknown age: %d requests, then %d; err %v (want ErrInDoubt, nothing sent)", sent, n, err)
+	}
+}

@@ -260,7 +260,11 @@ func (x *exchange) run() (*http.Response, error) {
 	case c.InDoubt:
 		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
 		why := o.provider.Name + " does not de-duplicate"
-		if o.provider.Dedup {
+		switch {
+		case o.provider.Dedup && c.Since.IsZero():
+			why = fmt.Sprintf("%s remembers keys for %v and the record does not say when the first attempt began", o.provider.Name,
+				o.provider.Retention)
+		case o.provider.Dedup:
 			why = fmt.Sprintf("%s remembers keys for %v and the first attempt began %v ago", o.provider.Name,
 				o.provider.Retention, t.now().Sub(c.Since).Round(time.Second))
 		}
@@ -272,7 +276,9 @@ func (x *exchange) run() (*http.Response, error) {
 // resendable reports whether an in-doubt operation may be re-sent with its
 // key: the route is at-least-once, or the provider de-duplicates and still
 // remembers the key (its Retention has not passed since the record was first
-// claimed, which is no later than the first send; unknown ages are trusted).
+// claimed, which is no later than the first send). A record of unknown age
+// (written by a version that did not keep the first-claim time) may be older
+// than the retention: it is not re-sent.
 func (x *exchange) resendable(c cache.Claim) bool {
 	prov, route := x.o.provider, x.o.route
 	switch {
@@ -280,8 +286,10 @@ func (x *exchange) resendable(c cache.Claim) bool {
 		return true
 	case !prov.Dedup:
 		return false
-	case prov.Retention <= 0 || c.Since.IsZero():
+	case prov.Retention <= 0:
 		return true
+	case c.Since.IsZero():
+		return false
 	}
 	return x.t.now().Sub(c.Since) < prov.Retention
 }

@@ -49,7 +49,8 @@ type Provider struct {
 	// are kept no longer than this, so a replay never outlives the server's
 	// own memory of the key, and an operation left in doubt by a crash is
 	// re-sent with its key only while this has not passed since it was first
-	// claimed (after that it is in doubt: the key may be forgotten).
+	// claimed (after that, or when the record cannot say when that was, it is
+	// in doubt: the key may be forgotten).
 	Retention time.Duration
 	// InProgressStatus is the status the server answers while the same key is
 	// still executing (409 for Stripe and the IETF draft); such an answer is
