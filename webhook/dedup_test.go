@@ -548,7 +548,7 @@ func TestExtractorsNameTheEvent(t *testing.T) {
 		{"github", webhook.GitHub(), nil, http.Header{"X-Github-Delivery": {"72d3162e-cc78-11e3-81ab-4c9367dc0958"}}, `{}`, "webhook:github:72d3162e-cc78-11e3-81ab-4c9367dc0958." + bodyDigest(`{}`)},
 		{"shopify event id", webhook.Shopify(), nil, http.Header{"X-Shopify-Event-Id": {"ev1"}, "X-Shopify-Webhook-Id": {"wh1"}}, `{}`, "webhook:shopify:ev1." + bodyDigest(`{}`)},
 		{"shopify webhook id", webhook.Shopify(), nil, http.Header{"X-Shopify-Webhook-Id": {"wh2"}}, `{}`, "webhook:shopify:wh2." + bodyDigest(`{}`)},
-		{"twilio", webhook.Twilio(), nil, twilioHeader("tok"), ``, "webhook:twilio:tok." + bodyDigest(``)},
+		{"twilio", webhook.Twilio(), nil, twilioHeader("tok"), ``, "webhook:twilio:tok." + uriBodyDigest("/", ``)},
 		{"header", webhook.Header("acme", "X-Acme-Id"), nil, http.Header{"X-Acme-Id": {"a1"}}, ``, "webhook:acme:a1"},
 		{"func", webhook.Func("acme", func(r *http.Request, body []byte) (string, error) { return "f-" + string(body), nil }), nil, nil, `7`, "webhook:acme:f-7"},
 		{"namespace", webhook.Stripe(), []webhook.Option{webhook.WithNamespace("acct:1")}, nil, `{"id":"evt_n"}`, "webhook:stripe/acct%3A1:evt_n"},
@@ -620,9 +620,16 @@ func TestDedupWithAnEmptyExtractorIsAServerError(t *testing.T) {
 	}
 }
 
-// bodyDigest is the body digest the record keys of GitHub, Shopify and
-// Twilio carry: the first 12 bytes of SHA-256, hex.
+// bodyDigest is the body digest the record keys of GitHub and Shopify
+// carry: the first 12 bytes of SHA-256, hex.
 func bodyDigest(body string) string {
 	sum := sha256.Sum256([]byte(body))
+	return hex.EncodeToString(sum[:12])
+}
+
+// uriBodyDigest is the digest Twilio record keys carry: of the request URI
+// and the body, the first 12 bytes of SHA-256, hex.
+func uriBodyDigest(uri, body string) string {
+	sum := sha256.Sum256([]byte(uri + "\x00" + body))
 	return hex.EncodeToString(sum[:12])
 }

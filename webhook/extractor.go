@@ -85,22 +85,28 @@ func StandardWebhooks() Extractor {
 // new record: the signature cannot tell them apart; reject stale payloads
 // in the handler, by their own timestamps, where that matters.)
 func GitHub() Extractor {
-	return withBodyDigest(headerExtractor("github", 96*time.Hour, "X-GitHub-Delivery"))
+	return withSignedDigest(headerExtractor("github", 96*time.Hour, "X-GitHub-Delivery"), false)
 }
 
-// withBodyDigest keys ex's records on its id AND a digest of the body, for
-// senders that sign the body but not the header carrying the id: a forged
-// delivery pairing a captured signed payload with a real event's id then
+// withSignedDigest keys ex's records on its id AND a digest of what the
+// sender signs, for senders whose signature does not cover the header
+// carrying the id: the body, and with url the request URI too. A forged
+// delivery pairing a captured signed request with a real event's id then
 // names another record than that event's, and cannot mark it handled.
-func withBodyDigest(ex Extractor) Extractor {
+func withSignedDigest(ex Extractor, url bool) Extractor {
 	byHeader := ex.ID
 	ex.ID = func(r *http.Request, body []byte) (string, error) {
 		id, err := byHeader(r, body)
 		if err != nil {
 			return "", err
 		}
-		sum := sha256.Sum256(body)
-		return id + "." + hex.EncodeToString(sum[:12]), nil
+		h := sha256.New()
+		if url {
+			h.Write([]byte(r.URL.RequestURI()))
+			h.Write([]byte{0})
+		}
+		h.Write(body)
+		return id + "." + hex.EncodeToString(h.Sum(nil)[:12]), nil
 	}
 	return ex
 }
@@ -113,16 +119,18 @@ func withBodyDigest(ex Extractor) Extractor {
 // records are kept 48 h. Shopify's HMAC signs the body only, so, as for
 // GitHub, the record is keyed on the id and a digest of the body.
 func Shopify() Extractor {
-	return withBodyDigest(headerExtractor("shopify", 48*time.Hour, "X-Shopify-Event-Id", "X-Shopify-Webhook-Id"))
+	return withSignedDigest(headerExtractor("shopify", 48*time.Hour, "X-Shopify-Event-Id", "X-Shopify-Webhook-Id"), false)
 }
 
 // Twilio extracts the "I-Twilio-Idempotency-Token" header, kept by Twilio
 // across retries of one callback. Twilio retries within minutes; records are
 // kept 24 h. Twilio's signature covers the URL and the form parameters, not
-// this header, so, as for GitHub, the record is keyed on the token and a
-// digest of the body.
+// this header, so the record is keyed on the token and a digest of the
+// request URI (its query holds the parameters of a GET webhook) and the
+// body. Verify the signature in front of Dedup without consuming the body
+// (or put it back), so that the digest covers what was signed.
 func Twilio() Extractor {
-	return withBodyDigest(headerExtractor("twilio", 24*time.Hour, "I-Twilio-Idempotency-Token"))
+	return withSignedDigest(headerExtractor("twilio", 24*time.Hour, "I-Twilio-Idempotency-Token"), true)
 }
 
 // SendGrid de-duplicates SendGrid Event Webhook batches: a JSON array of
