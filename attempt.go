@@ -161,7 +161,11 @@ func (st *sendTrace) written() bool { return st.wrote.Load() || !st.asked.Load()
 // judge classifies an attempt. wait < 0 means "use the backoff".
 func (x *exchange) judge(a attempt) (verdict, time.Duration) {
 	prov := x.o.provider
-	resend := prov.Dedup || x.o.route != nil && x.o.route.AtLeastOnce
+	atLeastOnce := x.o.route != nil && x.o.route.AtLeastOnce
+	resend := prov.Dedup || atLeastOnce
+	// After a 5xx, only a server that keeps its error answers under the key
+	// is sure not to execute the re-sent request a second time.
+	resendAfter5xx := prov.Dedup && prov.RecordsErrors || atLeastOnce
 	if a.err != nil {
 		switch {
 		case a.written && !resend:
@@ -181,14 +185,14 @@ func (x *exchange) judge(a attempt) (verdict, time.Duration) {
 	switch {
 	case status == http.StatusTooManyRequests:
 		return x.retryAfter(a.resp)
-	case status == http.StatusServiceUnavailable && (resend || a.resp.Header.Get("Retry-After") != ""):
+	case status == http.StatusServiceUnavailable && (resendAfter5xx || a.resp.Header.Get("Retry-After") != ""):
 		// A 503 with Retry-After says "not now": not processed. Without
 		// it, a proxy may have sent it after the request reached the
 		// server: only a de-duplicating provider gets it again.
 		return x.retryAfter(a.resp)
 	case prov.InProgressStatus != 0 && status == prov.InProgressStatus && prov.Dedup:
 		return x.retryAfter(a.resp)
-	case resend && (status == http.StatusInternalServerError || status == http.StatusBadGateway || status == http.StatusGatewayTimeout):
+	case resendAfter5xx && (status == http.StatusInternalServerError || status == http.StatusBadGateway || status == http.StatusGatewayTimeout):
 		return retry, -1
 	}
 	return deliver, 0

@@ -78,8 +78,8 @@
 //     on the provider still remembering the key. It happens only within the
 //     provider's Retention of the record's first claim (cache.Claim.Since);
 //     past it, or when the record cannot date its first claim (written by an
-//     earlier version), the operation is in doubt (ErrInDoubt) and not
-//     re-sent. A provider whose Retention is 0 (unknown) is trusted.
+//     earlier version), or when the provider's Retention is unknown, the
+//     operation is in doubt (ErrInDoubt) and not re-sent.
 //   - Credentials added below the Transport (an oauth2 base transport) do
 //     not namespace records: put the tenant in the request, or in WithScope.
 //   - Response bodies are read before RoundTrip returns, except streams.

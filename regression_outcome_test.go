@@ -461,6 +461,7 @@ func (s *claimCounter) Claim(ctx context.Context, key, fp string, lease time.Dur
 // agrees.
 func TestWaitWithClockAheadOfStoreBacksOff(t *testing.T) {
 	e := newEnv(t)
+	setOrdersRetention(e, time.Hour)
 	behind := cache.NewMemory(cache.WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
 	store := &claimCounter{Store: behind, lease: 300 * time.Millisecond}
 	r := post(context.Background(), &http.Client{Transport: e.transport(idemhttp.WithStore(store))}, ordersHost, "/orders", jsonType, `{"sku":"R-2"}`)

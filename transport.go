@@ -261,6 +261,8 @@ func (x *exchange) run() (*http.Response, error) {
 		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
 		why := o.provider.Name + " does not de-duplicate"
 		switch {
+		case o.provider.Dedup && o.provider.Retention <= 0:
+			why = o.provider.Name + " does not say how long it remembers keys"
 		case o.provider.Dedup && c.Since.IsZero():
 			why = fmt.Sprintf("%s remembers keys for %v and the record does not say when the first attempt began", o.provider.Name,
 				o.provider.Retention)
@@ -276,19 +278,18 @@ func (x *exchange) run() (*http.Response, error) {
 // resendable reports whether an in-doubt operation may be re-sent with its
 // key: the route is at-least-once, or the provider de-duplicates and still
 // remembers the key (its Retention has not passed since the record was first
-// claimed, which is no later than the first send). A record of unknown age
-// (written by a version that did not keep the first-claim time) may be older
-// than the retention: it is not re-sent.
+// claimed, which is no later than the first send). A provider whose
+// Retention is unknown, or a record of unknown age (written by a version
+// that did not keep the first-claim time), may have outlived the key: it is
+// not re-sent.
 func (x *exchange) resendable(c cache.Claim) bool {
 	prov, route := x.o.provider, x.o.route
 	switch {
 	case route != nil && route.AtLeastOnce:
 		return true
-	case !prov.Dedup:
-		return false
-	case prov.Retention <= 0:
-		return true
-	case c.Since.IsZero():
+	case !prov.Dedup, prov.Retention <= 0, c.Since.IsZero():
+		// Not de-duplicated, or not known to be any more: the key's
+		// memory is unknown, or the record's age is.
 		return false
 	}
 	return x.t.now().Sub(c.Since) < prov.Retention

@@ -17,6 +17,7 @@ func Generic() Provider {
 	return Provider{
 		Name:             "generic",
 		KeyHeader:        "Idempotency-Key",
+		RecordsErrors:    true, // the draft: a key's result is kept, success or error
 		InProgressStatus: 409,
 		AccountHeaders:   []string{"X-API-Key"},
 	}

@@ -39,7 +39,9 @@ func PayPal() Provider {
 // Square is the Square API. Facts (developer.squareup.com/docs/working-with-apis/idempotency):
 // the key is the JSON body field idempotency_key, required on many endpoints,
 // at most 45 characters for CreatePayment; a repeat returns the first
-// successful response. Retention is UNCONFIRMED: records are kept 24 hours.
+// successful response. Retention is UNCONFIRMED, so it is left unknown:
+// records are kept Policy.RecordTTL, and an operation left in doubt is not
+// re-sent (ErrInDoubt) since Square may have forgotten its key.
 func Square() Provider {
 	return Provider{
 		Name:      "square",
@@ -47,7 +49,6 @@ func Square() Provider {
 		KeyField:  "idempotency_key",
 		MaxKeyLen: 45,
 		Dedup:     true,
-		Retention: 24 * time.Hour,
 	}
 }
 

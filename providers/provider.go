@@ -49,9 +49,16 @@ type Provider struct {
 	// are kept no longer than this, so a replay never outlives the server's
 	// own memory of the key, and an operation left in doubt by a crash is
 	// re-sent with its key only while this has not passed since it was first
-	// claimed (after that, or when the record cannot say when that was, it is
-	// in doubt: the key may be forgotten).
+	// claimed (after that, when the record cannot say when that was, or when
+	// Retention is unknown, it is in doubt: the key may be forgotten).
 	Retention time.Duration
+	// RecordsErrors says the server keeps error answers (5xx) under the key
+	// too, so that a re-send after a 5xx gets that answer or the one
+	// execution, never a second one: Stripe, and the IETF draft. A
+	// de-duplicating provider that keeps only successes (Checkout.com) or is
+	// not known to keep errors is not re-sent a request answered 5xx
+	// within the call: the answer is returned and the record left in doubt.
+	RecordsErrors bool
 	// InProgressStatus is the status the server answers while the same key is
 	// still executing (409 for Stripe and the IETF draft); such an answer is
 	// retried with the same key. 0: none.

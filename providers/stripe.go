@@ -25,6 +25,7 @@ func Stripe() Provider {
 		MaxKeyLen:         255,
 		Dedup:             true,
 		Retention:         24 * time.Hour,
+		RecordsErrors:     true,
 		InProgressStatus:  409,
 		ShouldRetryHeader: "Stripe-Should-Retry",
 		AccountHeaders:    []string{"Stripe-Account", "Stripe-Context"},
