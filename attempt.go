@@ -118,11 +118,11 @@ func (x *exchange) sendOnce() attempt {
 	// net/http re-sends a request carrying an Idempotency-Key header on its
 	// own after some connection failures, rewinding with GetBody, and
 	// re-sends an empty-bodied one without rewinding. That is harmless only
-	// where the server de-duplicates: elsewhere the request gets a body
+	// where it is safe to resend (SafeToResend): elsewhere the request gets a body
 	// reader (even an empty one, sent chunked) and no GetBody, so net/http
 	// never counts it as replayable.
 	out.GetBody = nil
-	if o.provider.Dedup {
+	if o.provider.SafeToResend() {
 		out.GetBody = getBody(x.body)
 	} else if out.Body == nil {
 		out.Body = bodyReader(nil)
@@ -161,11 +161,7 @@ func (st *sendTrace) written() bool { return st.wrote.Load() || !st.asked.Load()
 // judge classifies an attempt. wait < 0 means "use the backoff".
 func (x *exchange) judge(a attempt) (verdict, time.Duration) {
 	prov := x.o.provider
-	atLeastOnce := x.o.route != nil && x.o.route.AtLeastOnce
-	resend := prov.Dedup || atLeastOnce
-	// After a 5xx, only a server that keeps its error answers under the key
-	// is sure not to execute the re-sent request a second time.
-	resendAfter5xx := prov.Dedup && prov.RecordsErrors || atLeastOnce
+	resend := prov.SafeToResend() || x.o.route != nil && x.o.route.AtLeastOnce
 	if a.err != nil {
 		switch {
 		case a.written && !resend:
@@ -185,14 +181,14 @@ func (x *exchange) judge(a attempt) (verdict, time.Duration) {
 	switch {
 	case status == http.StatusTooManyRequests:
 		return x.retryAfter(a.resp)
-	case status == http.StatusServiceUnavailable && (resendAfter5xx || a.resp.Header.Get("Retry-After") != ""):
+	case status == http.StatusServiceUnavailable && (resend || a.resp.Header.Get("Retry-After") != ""):
 		// A 503 with Retry-After says "not now": not processed. Without
 		// it, a proxy may have sent it after the request reached the
 		// server: only a de-duplicating provider gets it again.
 		return x.retryAfter(a.resp)
 	case prov.InProgressStatus != 0 && status == prov.InProgressStatus && prov.Dedup:
 		return x.retryAfter(a.resp)
-	case resendAfter5xx && (status == http.StatusInternalServerError || status == http.StatusBadGateway || status == http.StatusGatewayTimeout):
+	case resend && (status == http.StatusInternalServerError || status == http.StatusBadGateway || status == http.StatusGatewayTimeout):
 		return retry, -1
 	}
 	return deliver, 0

@@ -31,16 +31,18 @@
 //  5. The request is sent with the key, where the provider expects it.
 //     net/http/httptrace tells whether it was written. Not written: always
 //     safe to retry. Written with no response: re-sent with the same key only
-//     when the provider de-duplicates (or the route is AtLeastOnce); otherwise
-//     the route's Probe decides, or the call fails with ErrInDoubt and the
-//     record stays in doubt. A claim found in doubt (a crashed holder) is
-//     treated the same way, and re-sent to a de-duplicating provider only
-//     while the provider's Retention since the first claim has not passed.
+//     when that is safe (providers.Provider.SafeToResend: the provider
+//     de-duplicates and keeps every answer under the key, errors included,
+//     as Stripe does) or the route is AtLeastOnce; otherwise the route's
+//     Probe decides, or the call fails with ErrInDoubt and the record stays
+//     in doubt. A claim found in doubt (a crashed holder) is treated the
+//     same way, and re-sent only while the provider's Retention since the
+//     first claim has not passed.
 //  6. Retries (exponential backoff with jitter, bounded attempts and time,
-//     ctx respected): 429 and 503 after Retry-After (capped), 500/502/504
-//     and the provider's 409 "in progress" for de-duplicating providers, and
-//     the provider's own hint (Stripe-Should-Retry). The lease is renewed
-//     while the call runs.
+//     ctx respected): 429 and 503 after Retry-After (capped); 500/502/504
+//     when a re-send is safe (as above); the provider's 409 "in progress"
+//     for de-duplicating providers; and the provider's own hint
+//     (Stripe-Should-Retry). The lease is renewed while the call runs.
 //  7. The final response is recorded when definitive (see Recordable: 2xx,
 //     300 to 303, 4xx but 401, 403, 404, 408, 409, 425, 429), for at most
 //     the provider's retention. A call that ends without such a response

@@ -261,6 +261,8 @@ func (x *exchange) run() (*http.Response, error) {
 		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
 		why := o.provider.Name + " does not de-duplicate"
 		switch {
+		case o.provider.Dedup && !o.provider.RecordsErrors:
+			why = o.provider.Name + " is not known to keep error answers under the key, so a re-send may execute again"
 		case o.provider.Dedup && o.provider.Retention <= 0:
 			why = o.provider.Name + " does not say how long it remembers keys"
 		case o.provider.Dedup && c.Since.IsZero():
@@ -276,8 +278,8 @@ func (x *exchange) run() (*http.Response, error) {
 }
 
 // resendable reports whether an in-doubt operation may be re-sent with its
-// key: the route is at-least-once, or the provider de-duplicates and still
-// remembers the key (its Retention has not passed since the record was first
+// key: the route is at-least-once, or it is safe to resend to the provider
+// (providers.Provider.SafeToResend) and the provider still remembers the key (its Retention has not passed since the record was first
 // claimed, which is no later than the first send). A provider whose
 // Retention is unknown, or a record of unknown age (written by a version
 // that did not keep the first-claim time), may have outlived the key: it is
@@ -287,7 +289,7 @@ func (x *exchange) resendable(c cache.Claim) bool {
 	switch {
 	case route != nil && route.AtLeastOnce:
 		return true
-	case !prov.Dedup, prov.Retention <= 0, c.Since.IsZero():
+	case !prov.SafeToResend(), prov.Retention <= 0, c.Since.IsZero():
 		// Not de-duplicated, or not known to be any more: the key's
 		// memory is unknown, or the record's age is.
 		return false

@@ -10,7 +10,10 @@ package providers
 // server actually de-duplicates is a property of that server: Dedup defaults
 // to false, the safe assumption (a request that may have gone out is in
 // doubt, a store outage fails closed). Set Hosts and Dedup for a server you
-// know.
+// know. RecordsErrors is set, as the draft keeps a key's result, success or
+// error: clear it for a server that keeps only successes. Set Retention to
+// how long the server remembers keys: while it is unknown (0), an operation
+// left in doubt is never re-sent.
 //
 // Generic with no Hosts is the fallback for hosts no other provider matches.
 func Generic() Provider {

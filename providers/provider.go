@@ -52,12 +52,12 @@ type Provider struct {
 	// claimed (after that, when the record cannot say when that was, or when
 	// Retention is unknown, it is in doubt: the key may be forgotten).
 	Retention time.Duration
-	// RecordsErrors says the server keeps error answers (5xx) under the key
-	// too, so that a re-send after a 5xx gets that answer or the one
-	// execution, never a second one: Stripe, and the IETF draft. A
-	// de-duplicating provider that keeps only successes (Checkout.com) or is
-	// not known to keep errors is not re-sent a request answered 5xx
-	// within the call: the answer is returned and the record left in doubt.
+	// RecordsErrors says the server keeps every answer under the key, error
+	// answers (5xx) included, so that a re-send gets that answer or the one
+	// execution, never a second one: Stripe, and the IETF draft. See
+	// SafeToResend: a de-duplicating provider that keeps only successes
+	// (Checkout.com), or is not known to keep errors, is never re-sent a
+	// request that may have executed.
 	RecordsErrors bool
 	// InProgressStatus is the status the server answers while the same key is
 	// still executing (409 for Stripe and the IETF draft); such an answer is
@@ -176,3 +176,11 @@ func (p *Provider) ParseKey(wire string) string {
 	}
 	return b.String()
 }
+
+// SafeToResend reports whether a request that may have executed (written
+// with no answer, answered 5xx, or left in doubt by a crash) can be sent
+// again with its key without a second execution: the server de-duplicates
+// and keeps every answer under the key, errors included. A server that
+// keeps only successes would execute again a request whose first execution
+// ended in an error it did not keep.
+func (p *Provider) SafeToResend() bool { return p.Dedup && p.RecordsErrors }
