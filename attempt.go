@@ -84,7 +84,7 @@ func (x *exchange) send(fresh bool) (*http.Response, error) {
 			return nil, fmt.Errorf("idemhttp: %s %s (key %s): %w", x.req.Method, x.req.URL.Redacted(), o.key, a.err)
 		case doubt:
 			x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
-			return nil, fmt.Errorf("%w: %s %s (key %s): the request was sent and %s does not de-duplicate: %w",
+			return nil, fmt.Errorf("%w: %s %s (key %s): the request was sent and a re-send to %s could execute it again: %w",
 				ErrInDoubt, x.req.Method, x.req.URL.Redacted(), o.key, o.provider.Name, a.err)
 		}
 		x.resent = x.resent || a.written
@@ -184,9 +184,9 @@ func (x *exchange) judge(a attempt) (verdict, time.Duration) {
 	case status == http.StatusServiceUnavailable && (resend || a.resp.Header.Get("Retry-After") != ""):
 		// A 503 with Retry-After says "not now": not processed. Without
 		// it, a proxy may have sent it after the request reached the
-		// server: only a de-duplicating provider gets it again.
+		// server: it is sent again only where a re-send is safe.
 		return x.retryAfter(a.resp)
-	case prov.InProgressStatus != 0 && status == prov.InProgressStatus && prov.Dedup:
+	case prov.InProgressStatus != 0 && status == prov.InProgressStatus && resend:
 		return x.retryAfter(a.resp)
 	case resend && (status == http.StatusInternalServerError || status == http.StatusBadGateway || status == http.StatusGatewayTimeout):
 		return retry, -1

@@ -40,8 +40,8 @@
 //     first claim has not passed.
 //  6. Retries (exponential backoff with jitter, bounded attempts and time,
 //     ctx respected): 429 and 503 after Retry-After (capped); 500/502/504
-//     when a re-send is safe (as above); the provider's 409 "in progress"
-//     for de-duplicating providers; and the provider's own hint
+//     when a re-send is safe (as above), and then also the provider's 409
+//     "in progress"; and the provider's own hint
 //     (Stripe-Should-Retry). The lease is renewed while the call runs.
 //  7. The final response is recorded when definitive (see Recordable: 2xx,
 //     300 to 303, 4xx but 401, 403, 404, 408, 409, 425, 429), for at most
@@ -63,11 +63,12 @@
 // # What is NOT guaranteed
 //
 //   - Exactly-once when the store loses records (a memory store across a
-//     restart, Redis restarted empty, eviction, expiry): for de-duplicating
-//     providers the provider's own key memory still holds, for the others a
-//     lost record means the operation can be sent again.
-//   - Store outages fail open for de-duplicating providers (the request goes
-//     out with its key, unrecorded) and closed for the others
+//     restart, Redis restarted empty, eviction, expiry): for providers to
+//     which a re-send is safe (providers.Provider.SafeToResend) the
+//     provider's own key memory still holds, for the others a lost record
+//     means the operation can be sent again.
+//   - Store outages fail open for providers to which a re-send is safe (the
+//     request goes out with its key, unrecorded) and closed for the others
 //     (ErrStoreUnavailable); see Policy.StoreFailure.
 //   - Replays are what was recorded: they do not reflect later changes at the
 //     provider, and bodies over Policy.MaxRecordBytes are not kept.

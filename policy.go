@@ -19,9 +19,11 @@ import (
 type StoreFailure int
 
 const (
-	// FailAuto fails open for providers that de-duplicate server-side (the
-	// request goes out with its key, unrecorded, and a warning is logged) and
-	// closed for the others (ErrStoreUnavailable, nothing sent).
+	// FailAuto fails open for providers to which a re-send is safe
+	// (providers.Provider.SafeToResend: the request goes out with its key,
+	// unrecorded, and a warning is logged) and closed for the others
+	// (ErrStoreUnavailable, nothing sent): without the record, the call
+	// cannot tell a new operation from one in doubt.
 	FailAuto StoreFailure = iota
 	// FailOpen always sends, unrecorded.
 	FailOpen
@@ -171,7 +173,7 @@ func (p *Policy) failOpen(prov *providers.Provider) bool {
 	case FailClosed:
 		return false
 	}
-	return prov.Dedup
+	return prov.SafeToResend()
 }
 
 // retryableError reports whether an error from the base transport, raised

@@ -41,9 +41,11 @@ type Provider struct {
 	MaxKeyLen int
 
 	// Dedup says the server de-duplicates requests that carry the same key:
-	// re-sending with the same key cannot double the effect. It decides
-	// whether a request that may have been processed is re-sent (Dedup) or
-	// reported in doubt (no Dedup), and whether a store outage fails open.
+	// a repeat of a key it has answered with a success gets that answer, and
+	// one still executing gets InProgressStatus. With RecordsErrors it makes
+	// a re-send safe (SafeToResend), which decides whether a request that may
+	// have been processed is re-sent or reported in doubt, and whether a
+	// store outage fails open.
 	Dedup bool
 	// Retention is how long the server remembers a key (0: unknown). Records
 	// are kept no longer than this, so a replay never outlives the server's
