@@ -186,7 +186,7 @@ func (x *exchange) judge(a attempt) (verdict, time.Duration) {
 		// it, a proxy may have sent it after the request reached the
 		// server: it is sent again only where a re-send is safe.
 		return x.retryAfter(a.resp)
-	case prov.InProgressStatus != 0 && status == prov.InProgressStatus && resend:
+	case prov.InProgressStatus != 0 && status == prov.InProgressStatus && prov.SafeToResend():
 		return x.retryAfter(a.resp)
 	case resend && (status == http.StatusInternalServerError || status == http.StatusBadGateway || status == http.StatusGatewayTimeout):
 		return retry, -1

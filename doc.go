@@ -57,8 +57,9 @@
 //
 // For one record (same provider, tenant and key) and one store: at most one
 // caller at a time sends; a completed outcome is replayed, never re-executed,
-// for as long as the record is kept; a request that may have taken effect at
-// a provider that does not de-duplicate is never re-sent silently.
+// for as long as the record is kept; a request that may have taken effect is
+// never re-sent silently unless a re-send cannot execute it twice
+// (providers.Provider.SafeToResend, within the provider's key retention).
 //
 // # What is NOT guaranteed
 //

@@ -15,8 +15,8 @@ var (
 
 	// ErrInDoubt means the request may have taken effect and cannot be
 	// re-sent safely: it was written and no definitive answer came back (or
-	// a 5xx did), the provider does not de-duplicate, and no probe could
-	// settle it. The record stays in doubt: later calls with the same key get
+	// a 5xx did), a re-send to the provider could execute it again (see
+	// providers.Provider.SafeToResend), and no probe could settle it. The record stays in doubt: later calls with the same key get
 	// ErrInDoubt too, until a route's Probe or Transport.Resolve settles it,
 	// or it expires (Policy.InDoubtTTL).
 	ErrInDoubt = errors.New("idemhttp: operation in doubt: it may have taken effect")

@@ -54,7 +54,7 @@ func (h *hold) renew() {
 
 // confirm renews the lease synchronously before a send that follows a wait,
 // so a caller whose claim passed to another never sends. A store that cannot
-// answer is tolerated only when failOpen (the provider de-duplicates).
+// answer is tolerated only when failOpen (a re-send to the provider is safe).
 func (h *hold) confirm(ctx context.Context, failOpen bool) error {
 	if h == nil {
 		return nil
@@ -76,7 +76,7 @@ func (h *hold) confirm(ctx context.Context, failOpen bool) error {
 		h.renewer.Stop()
 		return err
 	case failOpen:
-		h.t.log.LogAttrs(ctx, slog.LevelWarn, "idemhttp: cannot confirm claim, sending anyway (provider de-duplicates)",
+		h.t.log.LogAttrs(ctx, slog.LevelWarn, "idemhttp: cannot confirm claim, sending anyway (a re-send to the provider is safe)",
 			slog.String("record", h.key), slog.Any("err", err))
 		return nil
 	}

@@ -220,7 +220,7 @@ func (x *exchange) run() (*http.Response, error) {
 		if !errors.Is(err, cache.ErrUnavailable) || !t.policy.failOpen(o.provider) {
 			return nil, err
 		}
-		t.log.LogAttrs(x.ctx, slog.LevelWarn, "idemhttp: store unavailable, sending unrecorded (provider de-duplicates)",
+		t.log.LogAttrs(x.ctx, slog.LevelWarn, "idemhttp: store unavailable, sending unrecorded (a re-send to the provider is safe)",
 			slog.String("key", o.key), slog.Any("err", err))
 		return x.send(true)
 	}

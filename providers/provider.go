@@ -62,8 +62,9 @@ type Provider struct {
 	// request that may have executed.
 	RecordsErrors bool
 	// InProgressStatus is the status the server answers while the same key is
-	// still executing (409 for Stripe and the IETF draft); such an answer is
-	// retried with the same key. 0: none.
+	// still executing (409 for Stripe and the IETF draft). Such an answer is
+	// retried with the same key when a re-send is safe (SafeToResend);
+	// otherwise the call ends with it and the record stays in doubt. 0: none.
 	InProgressStatus int
 	// ShouldRetryHeader names a response header whose "true" or "false"
 	// overrides the retry decision (Stripe-Should-Retry).
