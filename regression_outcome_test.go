@@ -276,66 +276,50 @@ func TestFencedOversizedOutcomeKeptWithoutBody(t *testing.T) {
 	}
 }
 
-// A POST with an explicit key (WithKey, or an SDK's own Idempotency-Key)
-// answered 307 Temporary Redirect: net/http's Client follows it with the
-// same POST, body and headers (and context) to the new location. The 307 is
-// not recorded (nothing was done at the first URL): recorded, its key would
-// refuse the follow-up (same key, other URL) with ErrKeyReused.
-func TestRedirect307FollowedWithExplicitKey(t *testing.T) {
-	var created atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		switch r.URL.Path {
-		case "/old":
-			w.Header().Set("Location", "/new")
-			w.WriteHeader(http.StatusTemporaryRedirect)
-		case "/new":
-			created.Add(1)
-			w.WriteHeader(http.StatusCreated)
-		}
-	}))
-	defer srv.Close()
-	c := &http.Client{Transport: idemhttp.New()}
-	ctx := idemhttp.WithKey(context.Background(), "order-42")
-	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/old", strings.NewReader(`{"a":1}`))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("POST followed through a 307 with an explicit key: %v (created %d)", err, created.Load())
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || created.Load() != 1 {
-		t.Fatalf("status %d, created %d", resp.StatusCode, created.Load())
-	}
-}
-
-// The same with the key set as a header by an SDK (stripe-go sets its own
-// Idempotency-Key; the client copies headers on a 307).
-func TestRedirect308FollowedWithHeaderKey(t *testing.T) {
-	var created atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		switch r.URL.Path {
-		case "/old":
-			w.Header().Set("Location", "/new")
-			w.WriteHeader(http.StatusPermanentRedirect)
-		case "/new":
-			created.Add(1)
-			w.WriteHeader(http.StatusCreated)
-		}
-	}))
-	defer srv.Close()
-	c := &http.Client{Transport: idemhttp.New()}
-	req, _ := http.NewRequest("POST", srv.URL+"/old", strings.NewReader(`{"a":1}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", "sdk-random-key-1")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("POST followed through a 308 with the caller's Idempotency-Key: %v (created %d)", err, created.Load())
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || created.Load() != 1 {
-		t.Fatalf("status %d, created %d", resp.StatusCode, created.Load())
+// A POST with an explicit key (WithKey, or an SDK's own Idempotency-Key,
+// which the client copies) answered 307 or 308: net/http's Client follows it
+// with the same POST, body, headers and context to the new location. The
+// redirect is not recorded (nothing was done at the first URL): recorded,
+// its key would refuse the follow-up (same key, other URL) with
+// ErrKeyReused.
+func TestRedirectFollowedWithExplicitKey(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		header bool // the key as an Idempotency-Key header, else WithKey
+	}{{"307 WithKey", http.StatusTemporaryRedirect, false}, {"308 header", http.StatusPermanentRedirect, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var created atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				switch r.URL.Path {
+				case "/old":
+					w.Header().Set("Location", "/new")
+					w.WriteHeader(tc.status)
+				case "/new":
+					created.Add(1)
+					w.WriteHeader(http.StatusCreated)
+				}
+			}))
+			defer srv.Close()
+			ctx := context.Background()
+			if !tc.header {
+				ctx = idemhttp.WithKey(ctx, "order-42")
+			}
+			req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/old", strings.NewReader(`{"a":1}`))
+			req.Header.Set("Content-Type", "application/json")
+			if tc.header {
+				req.Header.Set("Idempotency-Key", "sdk-random-key-1")
+			}
+			resp, err := (&http.Client{Transport: idemhttp.New()}).Do(req)
+			if err != nil {
+				t.Fatalf("POST followed through a %d with an explicit key: %v (created %d)", tc.status, err, created.Load())
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated || created.Load() != 1 {
+				t.Fatalf("status %d, created %d", resp.StatusCode, created.Load())
+			}
+		})
 	}
 }
 

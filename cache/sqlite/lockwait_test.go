@@ -2,35 +2,16 @@ package sqlite
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/idemhttp/idemhttp/cache"
 )
 
-// stepClock is a store clock that moves only when the test says so.
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // waitingForWriter runs call while the store's writer connection is taken,
 // advances the clock by wait once call is queued for it (as a long wait for
 // the write lock would), then frees the writer and returns once call has.
-func waitingForWriter(t *testing.T, s *Store, clock *stepClock, wait time.Duration, call func()) {
+func waitingForWriter(t *testing.T, s *Store, clock *reviewClock, wait time.Duration, call func()) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := s.writer.BeginTx(ctx, nil) // the only writer connection
@@ -60,7 +41,7 @@ func waitingForWriter(t *testing.T, s *Store, clock *stepClock, wait time.Durati
 // second claimer finds it busy.
 func TestClaimLeaseStartsAfterTheLockWait(t *testing.T) {
 	s := openTest(t, WithSweepInterval(0))
-	clock := &stepClock{now: time.Now()}
+	clock := &reviewClock{now: time.Now()}
 	s.now = clock.Now
 	const lease = 300 * time.Millisecond
 	var c1 cache.Claim
@@ -79,7 +60,7 @@ func TestClaimLeaseStartsAfterTheLockWait(t *testing.T) {
 // from then, so no other claimer takes the key over under the sender.
 func TestRenewLeaseStartsAfterTheLockWait(t *testing.T) {
 	s := openTest(t, WithSweepInterval(0))
-	clock := &stepClock{now: time.Now()}
+	clock := &reviewClock{now: time.Now()}
 	s.now = clock.Now
 	const lease = 300 * time.Millisecond
 	c := mustClaim(t, s, "k", "fp", lease, cache.Acquired)
