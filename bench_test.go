@@ -78,7 +78,8 @@ func benchPost(b *testing.B, ctx context.Context, c *http.Client, url string, bo
 
 // BenchmarkRoundTrip compares a 1 KiB JSON POST to a loopback server through
 // a plain http.Transport, go-retryablehttp, idemhttp's first call (a new
-// operation each time: key, claim, send, record) and idemhttp's replay.
+// operation each time: key, claim, send, record) and idemhttp's replay, and
+// the same two for the yardstick floorTransport.
 func BenchmarkRoundTrip(b *testing.B) {
 	srv := benchServer(b)
 	const size = 1 << 10
@@ -108,23 +109,36 @@ func BenchmarkRoundTrip(b *testing.B) {
 			benchPost(b, context.Background(), c, srv.URL, bodies[i%len(bodies)])
 		}
 	})
-	b.Run("idemhttp-first", func(b *testing.B) {
-		c := idem()
+	firsts := func(b *testing.B, c *http.Client) {
 		b.SetBytes(size)
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			// A new scope each time: every call is a new operation.
 			benchPost(b, idemhttp.WithScope(context.Background(), strconv.Itoa(i)), c, srv.URL, bodies[i%len(bodies)])
 		}
-	})
-	b.Run("idemhttp-replay", func(b *testing.B) {
-		c := idem()
+	}
+	replays := func(b *testing.B, c *http.Client) {
 		benchPost(b, context.Background(), c, srv.URL, bodies[0])
 		b.SetBytes(size)
 		b.ReportAllocs()
 		for b.Loop() {
 			benchPost(b, context.Background(), c, srv.URL, bodies[0])
 		}
+	}
+	b.Run("idemhttp-first", func(b *testing.B) {
+		firsts(b, idem())
+	})
+	b.Run("idemhttp-replay", func(b *testing.B) {
+		replays(b, idem())
+	})
+	// The yardstick: the least any transport that keys and records calls
+	// must do (floorTransport).
+	floor := func() *http.Client { return &http.Client{Transport: newFloorTransport(newBase(), providers.Stripe())} }
+	b.Run("floor-first", func(b *testing.B) {
+		firsts(b, floor())
+	})
+	b.Run("floor-replay", func(b *testing.B) {
+		replays(b, floor())
 	})
 }
 
@@ -157,7 +171,9 @@ func BenchmarkDeriveKey(b *testing.B) {
 
 // BenchmarkRoundTripRedis compares, with 64 concurrent goroutines, a plain
 // http.Transport against idemhttp on a real Redis store: first calls (claim,
-// send, complete: two Redis round trips each) and replays (one).
+// send, complete: two Redis round trips each) and replays (one), and the
+// yardstick of a claim and a record by two native commands. It reports the
+// CPU time redis-server spends per call, which competes for the same cores.
 func BenchmarkRoundTripRedis(b *testing.B) {
 	srv := benchServer(b)
 	redis := redistest.Start(b)
@@ -174,7 +190,12 @@ func BenchmarkRoundTripRedis(b *testing.B) {
 	// Every run gets its own scopes: with -count, later runs must not
 	// replay what earlier runs recorded in the same redis-server.
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	admin := redis.Client()
 	parallel := func(b *testing.B, c *http.Client, scoped bool) {
+		cpu := serverCPU(b, admin)
+		defer func() {
+			b.ReportMetric(float64(serverCPU(b, admin)-cpu)/float64(b.N), "redis-cpu-ns/op")
+		}()
 		var seq atomic.Int64
 		b.SetParallelism((goroutines + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 		b.SetBytes(size)
@@ -211,6 +232,13 @@ func BenchmarkRoundTripRedis(b *testing.B) {
 		c := idem()
 		benchPost(b, context.Background(), c, srv.URL, bodies[0])
 		parallel(b, c, false)
+	})
+	// The yardstick: two native commands per call (redisFloorTransport).
+	b.Run("floor-first", func(b *testing.B) {
+		run = strconv.FormatInt(time.Now().UnixNano(), 36)
+		client := goredis.NewClient(&goredis.Options{Addr: redis.Addr(), ContextTimeoutEnabled: true, PoolSize: goroutines})
+		b.Cleanup(func() { client.Close() })
+		parallel(b, &http.Client{Transport: redisFloorTransport{base: newBase(), client: client}}, true)
 	})
 }
 

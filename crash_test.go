@@ -284,12 +284,15 @@ func TestTwoProcessesOneStore(t *testing.T) {
 // retention, the same key could execute again, so the call is in doubt.
 func TestInDoubtResentOnlyWithinProviderRetention(t *testing.T) {
 	for _, tc := range []struct {
+		name      string
 		retention time.Duration
+		age       time.Duration // how long ago the first attempt began
 		resent    bool
-	}{{time.Hour, true}, {time.Millisecond, false}} {
-		t.Run(tc.retention.String(), func(t *testing.T) {
+	}{{"within", 2 * time.Hour, time.Hour, true}, {"past", time.Minute, time.Hour, false}} {
+		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.policy.Lease = 200 * time.Millisecond
+			dateClaimsBack(e, tc.age)
 			for i := range e.provs {
 				if e.provs[i].Name == "orders" {
 					e.provs[i].Retention = tc.retention
@@ -301,7 +304,7 @@ func TestInDoubtResentOnlyWithinProviderRetention(t *testing.T) {
 				return rt.RoundTrip(req)
 			}
 			// A process that sent the order and died before recording it
-			// (a panic abandons the claim, as a crash would).
+			// (a panic leaves the record in doubt).
 			func() {
 				defer func() { recover() }()
 				order(e.transport(idemhttp.WithBase(&panicAfterSend{base: e.base})))

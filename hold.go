@@ -83,19 +83,6 @@ func (h *hold) confirm(ctx context.Context, failOpen bool) error {
 	return fmt.Errorf("confirming claim: %w", err)
 }
 
-// abandon ends renewal without touching the record: its lease runs out and
-// the next claim is flagged in doubt. For a call cut short by a panic, when
-// nobody knows whether the request went out.
-func (h *hold) abandon() {
-	if h == nil {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.settled = true
-	h.renewer.Stop()
-}
-
 func (h *hold) complete(ctx context.Context, e *cache.Entry, ttl time.Duration) {
 	h.settle(ctx, "complete", func(ctx context.Context) error {
 		record := func(e *cache.Entry) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -97,8 +98,10 @@ func streaming(contentType string) bool {
 
 // readUpTo reads r to its end or to limit+1 bytes, whichever comes first.
 // size is the announced length (-1: unknown); a body of that length is read
-// into one exactly sized buffer.
+// into one exactly sized buffer. A limit of math.MaxInt64 ("no bound") is
+// taken as one less, so that limit+1 cannot wrap around.
 func readUpTo(r io.Reader, size, limit int64) ([]byte, error) {
+	limit = min(limit, math.MaxInt64-1)
 	if size < 0 || size > limit {
 		return readRest(nil, r, limit)
 	}

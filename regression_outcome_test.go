@@ -33,6 +33,14 @@ func setOrdersRetention(e *env, d time.Duration) {
 	e.provs = provs
 }
 
+// dateClaimsBack gives e a memory store whose clock runs age behind: every
+// record's first claim is dated that long ago, so a provider retention
+// shorter than age has passed and a longer one has not, whatever the
+// test's own pace.
+func dateClaimsBack(e *env, age time.Duration) {
+	e.store = cache.NewMemory(cache.WithClock(func() time.Time { return time.Now().Add(-age) }))
+}
+
 func orderReq(ctx context.Context) *http.Request {
 	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+ordersHost+"/orders", strings.NewReader(`{"sku":"R-1"}`))
 	req.Header.Set("Content-Type", jsonType)
@@ -47,7 +55,8 @@ func orderReq(ctx context.Context) *http.Request {
 // as after a crash (TestInDoubtResentOnlyWithinProviderRetention).
 func TestWrittenAttemptThenNoAnswerStaysInDoubt(t *testing.T) {
 	e := newEnv(t)
-	setOrdersRetention(e, time.Millisecond) // stands for "a later call, past the provider's retention"
+	dateClaimsBack(e, time.Hour)
+	setOrdersRetention(e, time.Minute) // a later call is past the provider's retention
 	e.srv.Inject("POST", "/orders", faultserver.LostAckFault(), faultserver.StatusBeforeFault(429, "3600"))
 
 	resp, err := e.transport().RoundTrip(orderReq(context.Background()))
@@ -77,7 +86,8 @@ func TestWrittenAttemptThenNoAnswerStaysInDoubt(t *testing.T) {
 func TestInDoubtClaimThenNoAnswerStaysInDoubt(t *testing.T) {
 	e := newEnv(t)
 	e.policy.Lease = 200 * time.Millisecond
-	setOrdersRetention(e, time.Hour)
+	dateClaimsBack(e, time.Hour)
+	setOrdersRetention(e, 2*time.Hour)
 	func() {
 		defer func() { recover() }()
 		e.transport(idemhttp.WithBase(&panicAfterSend{base: e.base})).RoundTrip(orderReq(context.Background()))
@@ -95,7 +105,7 @@ func TestInDoubtClaimThenNoAnswerStaysInDoubt(t *testing.T) {
 	sent := e.srv.Requests("POST", "/orders")
 
 	// Past retention.
-	setOrdersRetention(e, time.Millisecond)
+	setOrdersRetention(e, time.Minute)
 	resp, err = e.transport().RoundTrip(orderReq(context.Background()))
 	if err == nil {
 		resp.Body.Close()

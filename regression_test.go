@@ -20,6 +20,7 @@ import (
 	"github.com/idemhttp/idemhttp"
 	"github.com/idemhttp/idemhttp/cache"
 	"github.com/idemhttp/idemhttp/internal/faultserver"
+	"github.com/idemhttp/idemhttp/internal/testclock"
 	"github.com/idemhttp/idemhttp/providers"
 )
 
@@ -110,31 +111,61 @@ func (p *panicAfterSend) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+func bookingReq(ctx context.Context) *http.Request {
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+bookingsHost+"/bookings", strings.NewReader(`{"slot":"p"}`))
+	req.Header.Set("Content-Type", jsonType)
+	return req
+}
+
+// mustPanic sends req through rt, which must panic.
+func mustPanic(t *testing.T, rt http.RoundTripper, req *http.Request) {
+	t.Helper()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("setup: no panic")
+		}
+	}()
+	rt.RoundTrip(req)
+}
+
+// A call cut short by a panic after its request went out is in doubt, and
+// kept so for Policy.InDoubtTTL. It used to be left in flight, which the
+// store forgot after its abandoned TTL (then 24 h, whatever the policy):
+// two days later the next identical call got a fresh claim and booked again
+// with a provider that does not de-duplicate.
+func TestPanicAfterSendStaysInDoubtForInDoubtTTL(t *testing.T) {
+	e := newEnv(t)
+	clock := testclock.New(time.Now())
+	e.store = cache.NewMemory(cache.WithClock(clock.Now))
+	mustPanic(t, e.transport(idemhttp.WithBase(&panicAfterSend{base: e.base})), bookingReq(context.Background()))
+	if n := e.srv.RouteEffects("POST", "/bookings"); n != 1 {
+		t.Fatalf("setup: booked %d times, want 1", n)
+	}
+	// Two days later (well within InDoubtTTL), a restarted agent retries.
+	clock.Advance(48 * time.Hour)
+	resp, err := e.transport().RoundTrip(bookingReq(context.Background()))
+	if err == nil {
+		resp.Body.Close()
+	}
+	if n := e.srv.RouteEffects("POST", "/bookings"); n != 1 || !errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Fatalf("two days after a panic mid-send: booked %d times (err %v), want 1 and ErrInDoubt "+
+			"(the operation may have executed; Policy.InDoubtTTL is %v)", n, err, e.policy.InDoubtTTL)
+	}
+}
+
 // A panic under RoundTrip leaves the single-flight entry behind (every later
 // call on the key waits forever) and releases a claim whose request was sent.
 func TestPanicDoesNotPoisonOrRelease(t *testing.T) {
 	e := newEnv(t)
 	tr := e.transport(idemhttp.WithBase(&panicAfterSend{base: e.base}))
-	newReq := func(ctx context.Context) *http.Request {
-		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+bookingsHost+"/bookings", strings.NewReader(`{"slot":"p"}`))
-		req.Header.Set("Content-Type", jsonType)
-		return req
-	}
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Fatal("setup: no panic")
-			}
-		}()
-		tr.RoundTrip(newReq(context.Background()))
-	}()
+	mustPanic(t, tr, bookingReq(context.Background()))
 	var problems []string
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if _, err := tr.RoundTrip(newReq(ctx)); errors.Is(err, idemhttp.ErrInFlight) {
+	if _, err := tr.RoundTrip(bookingReq(ctx)); errors.Is(err, idemhttp.ErrInFlight) {
 		problems = append(problems, fmt.Sprintf("same Transport after the panic: %v (flight never finished)", err))
 	}
-	resp, err := e.transport().RoundTrip(newReq(context.Background()))
+	resp, err := e.transport().RoundTrip(bookingReq(context.Background()))
 	if err == nil {
 		resp.Body.Close()
 	}

@@ -240,9 +240,9 @@ func (x *exchange) run() (*http.Response, error) {
 	defer func() {
 		if p := recover(); p != nil {
 			// Cut short: nobody knows whether the request went out, so the
-			// record is neither released nor completed. Its lease runs out
-			// and the next claim is in doubt.
-			x.hold.abandon()
+			// record is kept in doubt as long as any other (InDoubtTTL),
+			// not left to lapse as a crashed holder's claim.
+			x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
 			panic(p)
 		}
 		x.unsettled() // a no-op when the record was settled

@@ -56,8 +56,11 @@ var (
 // DefaultAbandonedTTL is how long stores remember a claim whose lease expired
 // without being completed, released or marked in doubt (a crashed holder).
 // While remembered, the next Claim is flagged InDoubt; once forgotten, the key
-// is absent again. Stores take an option to change it.
-const DefaultAbandonedTTL = 24 * time.Hour
+// is absent again and the operation, which may have executed, can run again.
+// So it is as long as idemhttp keeps a record marked in doubt by default
+// (Policy.InDoubtTTL): a crashed holder's operation is just as much in doubt.
+// Stores take an option to change it.
+const DefaultAbandonedTTL = 7 * 24 * time.Hour
 
 // Token is a fencing token identifying one claim of one record. Stores issue
 // non-zero tokens that do not repeat for a key (random 64-bit values or a

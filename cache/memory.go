@@ -103,10 +103,12 @@ func WithMaxBytes(n int64) MemoryOption {
 
 // WithAbandonedTTL sets how long a claim whose lease expired without an
 // outcome is remembered, flagging the next claim in doubt (default
-// DefaultAbandonedTTL). Values below 0 leave the default.
+// DefaultAbandonedTTL). Values ≤ 0 keep the default: a claim forgotten as
+// its lease ends would let the next call run again an operation that may
+// have executed.
 func WithAbandonedTTL(d time.Duration) MemoryOption {
 	return func(m *Memory) {
-		if d >= 0 {
+		if d > 0 {
 			m.abandonedTTL = d
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/idemhttp/idemhttp/cache"
 	"github.com/idemhttp/idemhttp/cache/cachetest"
+	"github.com/idemhttp/idemhttp/internal/testclock"
 )
 
 func TestMain(m *testing.M) {
@@ -22,28 +23,6 @@ func TestMain(m *testing.M) {
 
 func TestMemoryConformance(t *testing.T) {
 	cachetest.Run(t, func(*testing.T) cache.Store { return cache.NewMemory() })
-}
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // memStore wraps a Memory with helpers that fail the test on errors.
@@ -221,7 +200,7 @@ func TestMemoryNeverEvictsInFlightOrInDoubt(t *testing.T) {
 
 func TestMemoryExpiryWithClock(t *testing.T) {
 	ctx := context.Background()
-	clock := newFakeClock()
+	clock := testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	m := newMemStore(t, cache.WithClock(clock.Now), cache.WithAbandonedTTL(time.Hour))
 
 	m.complete("done", m.acquire("done"), entryOfBody(1), time.Minute)
@@ -251,7 +230,7 @@ func TestMemoryExpiryWithClock(t *testing.T) {
 }
 
 func TestMemoryAbandonedClaimForgotten(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	m := newMemStore(t, cache.WithClock(clock.Now), cache.WithAbandonedTTL(time.Hour))
 	old := m.claim("k", time.Minute)
 	clock.Advance(time.Minute + time.Hour - 1)
@@ -270,7 +249,7 @@ func TestMemoryAbandonedClaimForgotten(t *testing.T) {
 
 func TestMemoryRenewMovesAbandonedTTL(t *testing.T) {
 	ctx := context.Background()
-	clock := newFakeClock()
+	clock := testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	m := newMemStore(t, cache.WithClock(clock.Now), cache.WithAbandonedTTL(time.Minute))
 	tok := m.claim("k", time.Minute).Token
 	clock.Advance(90 * time.Second)
@@ -284,7 +263,7 @@ func TestMemoryRenewMovesAbandonedTTL(t *testing.T) {
 
 func TestMemoryExpiredRecordsFreeRoom(t *testing.T) {
 	ctx := context.Background()
-	clock := newFakeClock()
+	clock := testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	m := newMemStore(t, cache.WithClock(clock.Now), cache.WithMaxEntries(100))
 	for i := range 100 {
 		k := strconv.Itoa(i)
@@ -347,7 +326,7 @@ func TestMemoryInvalidInput(t *testing.T) {
 }
 
 func TestMemoryZeroTTLKeepsUntilEvicted(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	m := newMemStore(t, cache.WithClock(clock.Now))
 	m.complete("k", m.acquire("k"), entryOfBody(1), 0)
 	clock.Advance(100 * 365 * 24 * time.Hour)
@@ -357,7 +336,7 @@ func TestMemoryZeroTTLKeepsUntilEvicted(t *testing.T) {
 }
 
 func TestMemoryStoredAtDefaultsToNow(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	m := newMemStore(t, cache.WithClock(clock.Now))
 	m.complete("k", m.acquire("k"), entryOfBody(1), time.Hour)
 	if c := m.claim("k", time.Minute); !c.Entry.StoredAt.Equal(clock.Now()) {

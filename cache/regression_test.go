@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/internal/testclock"
 )
 
 // TestReviewMemoryReclaimedInDoubtRecordKeepsItsTTL: an in-doubt record is
@@ -25,7 +26,7 @@ func TestMemoryReclaimedInDoubtRecordKeepsItsTTL(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			clock := newFakeClock()
+			clock := testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 			m := newMemStore(t, cache.WithClock(clock.Now), cache.WithAbandonedTTL(time.Hour))
 			const k = "charge-1"
 

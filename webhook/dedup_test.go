@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/internal/testclock"
 	"github.com/idemhttp/idemhttp/webhook"
 )
 
@@ -74,24 +75,6 @@ func TestDedupHandlesOnceAndReplaysTheRecordedResponse(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock for the memory store's TTLs.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestDedupRemembersForTheSendersRedeliveryWindow(t *testing.T) {
 	cases := []struct {
 		extractor webhook.Extractor
@@ -107,16 +90,16 @@ func TestDedupRemembersForTheSendersRedeliveryWindow(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/%v", tc.extractor.Sender, tc.remembers), func(t *testing.T) {
-			clock := &fakeClock{now: time.Now()}
+			clock := testclock.New(time.Now())
 			store := cache.NewMemory(cache.WithClock(clock.Now))
 			var calls atomic.Int32
 			srv := serve(t, webhook.Dedup(store, tc.extractor, tc.opts...)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) })))
 			post(t, srv.Client(), srv.URL, tc.header, tc.body)
-			clock.advance(tc.remembers - time.Minute)
+			clock.Advance(tc.remembers - time.Minute)
 			if got := post(t, srv.Client(), srv.URL, tc.header, tc.body); got.header.Get("Idempotent-Replayed") != "true" || calls.Load() != 1 {
 				t.Fatalf("a minute before the TTL: replayed=%q, %d calls", got.header.Get("Idempotent-Replayed"), calls.Load())
 			}
-			clock.advance(2 * time.Minute)
+			clock.Advance(2 * time.Minute)
 			if got := post(t, srv.Client(), srv.URL, tc.header, tc.body); got.header.Get("Idempotent-Replayed") != "" || calls.Load() != 2 {
 				t.Fatalf("a minute after the TTL: replayed=%q, %d calls", got.header.Get("Idempotent-Replayed"), calls.Load())
 			}

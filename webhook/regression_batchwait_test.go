@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/internal/testclock"
 	"github.com/idemhttp/idemhttp/webhook"
 )
 
@@ -17,7 +18,7 @@ import (
 // would take it over and handle it, and then the waiting batch would handle
 // it again. The batch answers 409 and releases what it holds.
 func TestBatchHoldingClaimsDoesNotWait(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := testclock.New(time.Now())
 	store := cache.NewMemory(cache.WithClock(clock.Now))
 	done := newEffects()
 	block, entered := make(chan struct{}), make(chan struct{})
@@ -59,7 +60,7 @@ func TestBatchHoldingClaimsDoesNotWait(t *testing.T) {
 		}
 		return returned
 	})
-	clock.advance(time.Minute) // any claim the batch still holds has lapsed
+	clock.Advance(time.Minute) // any claim the batch still holds has lapsed
 	if code := deliver("e1"); code != http.StatusOK {
 		t.Fatalf("redelivery of e1: %d", code)
 	}

@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/internal/testclock"
 )
 
 // waitingForWriter runs call while the store's writer connection is taken,
 // advances the clock by wait once call is queued for it (as a long wait for
 // the write lock would), then frees the writer and returns once call has.
-func waitingForWriter(t *testing.T, s *Store, clock *reviewClock, wait time.Duration, call func()) {
+func waitingForWriter(t *testing.T, s *Store, clock *testclock.Clock, wait time.Duration, call func()) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := s.writer.BeginTx(ctx, nil) // the only writer connection
@@ -28,7 +29,7 @@ func waitingForWriter(t *testing.T, s *Store, clock *reviewClock, wait time.Dura
 		}
 		time.Sleep(time.Millisecond) // poll the pool's counter
 	}
-	clock.advance(wait)
+	clock.Advance(wait)
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func waitingForWriter(t *testing.T, s *Store, clock *reviewClock, wait time.Dura
 // second claimer finds it busy.
 func TestClaimLeaseStartsAfterTheLockWait(t *testing.T) {
 	s := openTest(t, WithSweepInterval(0))
-	clock := &reviewClock{now: time.Now()}
+	clock := testclock.New(time.Now())
 	s.now = clock.Now
 	const lease = 300 * time.Millisecond
 	var c1 cache.Claim
@@ -60,7 +61,7 @@ func TestClaimLeaseStartsAfterTheLockWait(t *testing.T) {
 // from then, so no other claimer takes the key over under the sender.
 func TestRenewLeaseStartsAfterTheLockWait(t *testing.T) {
 	s := openTest(t, WithSweepInterval(0))
-	clock := &reviewClock{now: time.Now()}
+	clock := testclock.New(time.Now())
 	s.now = clock.Now
 	const lease = 300 * time.Millisecond
 	c := mustClaim(t, s, "k", "fp", lease, cache.Acquired)

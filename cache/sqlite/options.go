@@ -55,9 +55,14 @@ type Option func(*config)
 
 // WithAbandonedTTL sets how long a claim whose lease expired without an
 // outcome (a crashed holder) is remembered, flagging the next claim in doubt
-// (default cache.DefaultAbandonedTTL).
+// (default cache.DefaultAbandonedTTL). Zero keeps the default, as with the
+// other stores; a negative value is an error from Open.
 func WithAbandonedTTL(d time.Duration) Option {
-	return func(c *config) { c.abandonedTTL = d }
+	return func(c *config) {
+		if d != 0 {
+			c.abandonedTTL = d
+		}
+	}
 }
 
 // WithBusyTimeout sets how long a statement waits for a lock held by another

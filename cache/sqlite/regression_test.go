@@ -2,30 +2,12 @@ package sqlite
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/internal/testclock"
 )
-
-// reviewClock is a clock the review tests move by hand.
-type reviewClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *reviewClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *reviewClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // TestReviewReclaimedInDoubtRecordKeepsItsTTL: an in-doubt record claimed
 // again by a holder that crashes stays in doubt until the ttl given to
@@ -34,7 +16,7 @@ func TestReclaimedInDoubtRecordKeepsItsTTL(t *testing.T) {
 	for _, ttl := range []time.Duration{72 * time.Hour, 0} {
 		ctx := context.Background()
 		s := openTest(t, WithSweepInterval(0), WithAbandonedTTL(time.Hour))
-		clock := &reviewClock{now: time.Now()}
+		clock := testclock.New(time.Now())
 		s.now = clock.Now
 		const k = "charge-1"
 		c := mustClaim(t, s, k, "fp", time.Minute, cache.Acquired)
@@ -44,7 +26,7 @@ func TestReclaimedInDoubtRecordKeepsItsTTL(t *testing.T) {
 		if c := mustClaim(t, s, k, "fp", time.Minute, cache.Acquired); !c.InDoubt {
 			t.Fatalf("claim of the in-doubt record not flagged in doubt")
 		}
-		clock.advance(time.Minute + time.Hour + time.Second)
+		clock.Advance(time.Minute + time.Hour + time.Second)
 		if _, err := s.Sweep(ctx); err != nil {
 			t.Fatalf("Sweep: %v", err)
 		}

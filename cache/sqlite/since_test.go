@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/idemhttp/idemhttp/cache"
+	"github.com/idemhttp/idemhttp/internal/testclock"
 )
 
 // wantSince asserts got is first, the time of the first claim, as stored
@@ -25,7 +26,7 @@ func TestSinceIsTheFirstClaim(t *testing.T) {
 	ctx := context.Background()
 	const abandoned = time.Hour
 	s := openTest(t, WithSweepInterval(0), WithAbandonedTTL(abandoned))
-	clock := &reviewClock{now: time.Now()}
+	clock := testclock.New(time.Now())
 	s.now = clock.Now
 	get := func(key string) cache.Record {
 		t.Helper()
@@ -51,7 +52,7 @@ func TestSinceIsTheFirstClaim(t *testing.T) {
 	}
 	wantSince(t, "Get after the first claim", get(k).Since, first, clock.Now())
 
-	clock.advance(2 * time.Minute) // the lease passes; the holder is gone
+	clock.Advance(2 * time.Minute) // the lease passes; the holder is gone
 	c := reclaimInDoubt(k)
 	wantSince(t, "takeover", c.Since, first, clock.Now())
 	wantSince(t, "Get after the takeover", get(k).Since, first, clock.Now())
@@ -59,7 +60,7 @@ func TestSinceIsTheFirstClaim(t *testing.T) {
 	if err := s.MarkInDoubt(ctx, k, c.Token, time.Hour); err != nil {
 		t.Fatalf("MarkInDoubt: %v", err)
 	}
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	c = reclaimInDoubt(k)
 	wantSince(t, "claim of the in-doubt record", c.Since, first, clock.Now())
 	mustComplete(t, s, k, c.Token, testEntry("paid"), time.Hour)
@@ -67,12 +68,12 @@ func TestSinceIsTheFirstClaim(t *testing.T) {
 
 	const r = "released"
 	mustClaim(t, s, r, "fp", time.Minute, cache.Acquired)
-	clock.advance(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	c = reclaimInDoubt(r)
 	if err := s.Release(ctx, r, c.Token); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	fresh := clock.Now()
 	if c := mustClaim(t, s, r, "fp", time.Minute, cache.Acquired); c.InDoubt || !c.Since.IsZero() {
 		t.Fatalf("claim after Release: InDoubt %v Since %v, want a fresh claim", c.InDoubt, c.Since)
@@ -81,7 +82,7 @@ func TestSinceIsTheFirstClaim(t *testing.T) {
 
 	// The abandoned row expires but stays in the file (no sweep): the next
 	// claim takes it over in place and starts afresh.
-	clock.advance(time.Minute + abandoned + time.Second)
+	clock.Advance(time.Minute + abandoned + time.Second)
 	fresh = clock.Now()
 	if c := mustClaim(t, s, r, "fp", time.Minute, cache.Acquired); c.InDoubt {
 		t.Fatal("claim of an expired abandoned record flagged in doubt")
