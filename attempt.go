@@ -69,7 +69,7 @@ func (x *exchange) send(fresh bool) (*http.Response, error) {
 			if wait < 0 {
 				wait = bo.NextBackOff()
 			}
-			if n >= t.policy.MaxAttempts || wait == backoff.Stop || t.now().Sub(start)+wait > t.policy.MaxElapsed {
+			if n >= t.policy.MaxAttempts || wait == backoff.Stop || t.policy.pastElapsed(t.now().Sub(start), wait) {
 				v = deliver // out of attempts: the last outcome stands
 				if a.resp == nil {
 					v = fail
@@ -223,7 +223,21 @@ func (x *exchange) finish(resp *http.Response) (*http.Response, error) {
 		x.entry = &cache.Entry{Status: status, Header: storedHeader(resp.Header), BodyOmitted: true, StoredAt: t.now()}
 		x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
 	case Recordable(status):
-		x.entry = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
+		e, err := entryFrom(resp, t.policy.MaxRecordBytes, t.now())
+		if err != nil && o.provider.SafeToResend() {
+			// The body broke off (the caller gave up, or the connection
+			// dropped): the operation executed, but its answer, a charge
+			// id say, was not read. The provider keeps the whole answer
+			// under the key, so the record stays in doubt and the next
+			// call re-sends and records the provider's replay, body and
+			// all, rather than replay status and headers forever.
+			t.log.LogAttrs(x.ctx, slog.LevelWarn, "idemhttp: response body broke off, operation left in doubt for a re-send",
+				slog.String("key", o.key), slog.Int("status", status), slog.Any("err", err))
+			x.mayHaveRun = true
+			x.unsettled()
+			return resp, nil
+		}
+		x.entry = e
 		x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
 	default:
 		if x.mayHaveRun {
@@ -342,7 +356,7 @@ func (t *Transport) roundTripSafe(ctx context.Context, req *http.Request) (*http
 		if wait < 0 {
 			wait = bo.NextBackOff()
 		}
-		if n >= t.policy.MaxAttempts || t.now().Sub(start)+wait > t.policy.MaxElapsed {
+		if n >= t.policy.MaxAttempts || t.policy.pastElapsed(t.now().Sub(start), wait) {
 			return resp, err
 		}
 		if resp != nil {

@@ -165,6 +165,14 @@ func (p *Policy) recordTTL(prov *providers.Provider) time.Duration {
 	return p.RecordTTL
 }
 
+// pastElapsed reports whether waiting wait after elapsed would pass
+// MaxElapsed. It subtracts rather than adds, so that a wait near the
+// largest Duration (a Retry-After under MaxRetryAfter = math.MaxInt64)
+// cannot wrap around to a negative sum and pass for a short one.
+func (p *Policy) pastElapsed(elapsed, wait time.Duration) bool {
+	return wait > p.MaxElapsed-elapsed
+}
+
 // failOpen reports whether a request to prov goes out when the store is down.
 func (p *Policy) failOpen(prov *providers.Provider) bool {
 	switch p.StoreFailure {

@@ -59,13 +59,16 @@ func storedHeader(h http.Header) http.Header {
 // entryFrom reads resp's body (at most limit bytes are kept) into an entry,
 // and gives resp a body that reads the same bytes again. A body over limit is
 // still returned whole to the caller; the entry keeps status and headers.
-func entryFrom(resp *http.Response, limit int64, now time.Time) *cache.Entry {
+// A body that broke off is returned to the caller as it arrived, ending in
+// the error, which entryFrom returns too; the entry keeps status and
+// headers.
+func entryFrom(resp *http.Response, limit int64, now time.Time) (*cache.Entry, error) {
 	e := &cache.Entry{Status: resp.StatusCode, Header: storedHeader(resp.Header), StoredAt: now}
 	body, err := readUpTo(resp.Body, resp.ContentLength, limit)
 	switch {
 	case err != nil:
 		// The status arrived, the body broke off: the outcome is known,
-		// its body is not. Keep what the caller would have seen.
+		// its body is not.
 		e.BodyOmitted = true
 		resp.Body = struct {
 			io.Reader
@@ -82,7 +85,7 @@ func entryFrom(resp *http.Response, limit int64, now time.Time) *cache.Entry {
 		e.Body = body
 		resp.Body = responseBody(body)
 	}
-	return e
+	return e, err
 }
 
 // streaming reports whether a content type is a stream that must reach the

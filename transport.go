@@ -171,7 +171,7 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 	}
 	var e *cache.Entry
 	if resp != nil {
-		e = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
+		e, _ = entryFrom(resp, t.policy.MaxRecordBytes, t.now()) // a broken body: status and headers
 	}
 	if err := t.store.Resolve(ctx, o.recordKey, e, t.policy.recordTTL(o.provider)); err != nil {
 		return fmt.Errorf("idemhttp: resolving %s: %w", o.key, err)
@@ -353,7 +353,7 @@ func (x *exchange) probe() (resp *http.Response, done bool, err error) {
 		return nil, false, nil
 	}
 	t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: probe: already done, recording", slog.String("key", o.key))
-	x.entry = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
+	x.entry, _ = entryFrom(resp, t.policy.MaxRecordBytes, t.now()) // a broken body: status and headers
 	x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
 	if x.inDoubt {
 		resp.Header.Set(HeaderReplayed, "true") // an earlier call did it

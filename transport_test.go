@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -213,18 +214,36 @@ func TestOneBookingAfter429(t *testing.T) {
 }
 
 // A Retry-After beyond the policy's cap is the caller's decision: the 429
-// comes back at once, and the record is released.
+// comes back at once, and the record is released. So is one within the cap
+// but beyond MaxElapsed, even with no cap at all (MaxRetryAfter =
+// math.MaxInt64), where the wait once wrapped the elapsed-time sum around
+// and the call slept until its context ended.
 func TestRetryAfterOverCapDelivered(t *testing.T) {
-	e := newEnv(t)
-	e.srv.Inject("POST", "/bookings", faultserver.StatusBeforeFault(429, "3600"))
-	c := e.client()
-	r := post(context.Background(), c, bookingsHost, "/bookings", jsonType, `{"slot":"x"}`)
-	if r.err != nil || r.resp.StatusCode != 429 || e.srv.Requests("POST", "/bookings") != 1 {
-		t.Fatalf("want one 429 back, got %v %v", r.err, r.resp)
-	}
-	r = post(context.Background(), c, bookingsHost, "/bookings", jsonType, `{"slot":"x"}`)
-	if r.err != nil || r.resp.StatusCode != 201 || idemhttp.Replayed(r.resp) {
-		t.Fatalf("later call not sent: %v", r.err)
+	for _, tc := range []struct {
+		name, retryAfter string
+		maxRetryAfter    time.Duration
+	}{
+		{"over the cap", "3600", 0},
+		{"no cap, past MaxElapsed", "99999999999", math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tc.maxRetryAfter != 0 {
+				e.policy.MaxRetryAfter = tc.maxRetryAfter
+			}
+			e.srv.Inject("POST", "/bookings", faultserver.StatusBeforeFault(429, tc.retryAfter))
+			c := e.client()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // bounds the failure
+			defer cancel()
+			r := post(ctx, c, bookingsHost, "/bookings", jsonType, `{"slot":"x"}`)
+			if r.err != nil || r.resp.StatusCode != 429 || e.srv.Requests("POST", "/bookings") != 1 {
+				t.Fatalf("want one 429 back, got %v %v", r.err, r.resp)
+			}
+			r = post(ctx, c, bookingsHost, "/bookings", jsonType, `{"slot":"x"}`)
+			if r.err != nil || r.resp.StatusCode != 201 || idemhttp.Replayed(r.resp) {
+				t.Fatalf("later call not sent: %v", r.err)
+			}
+		})
 	}
 }
 
