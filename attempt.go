@@ -223,21 +223,9 @@ func (x *exchange) finish(resp *http.Response) (*http.Response, error) {
 		x.entry = &cache.Entry{Status: status, Header: storedHeader(resp.Header), BodyOmitted: true, StoredAt: t.now()}
 		x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
 	case Recordable(status):
-		e, err := entryFrom(resp, t.policy.MaxRecordBytes, t.now())
-		if err != nil && o.provider.SafeToResend() {
-			// The body broke off (the caller gave up, or the connection
-			// dropped): the operation executed, but its answer, a charge
-			// id say, was not read. The provider keeps the whole answer
-			// under the key, so the record stays in doubt and the next
-			// call re-sends and records the provider's replay, body and
-			// all, rather than replay status and headers forever.
-			t.log.LogAttrs(x.ctx, slog.LevelWarn, "idemhttp: response body broke off, operation left in doubt for a re-send",
-				slog.String("key", o.key), slog.Int("status", status), slog.Any("err", err))
-			x.mayHaveRun = true
-			x.unsettled()
-			return resp, nil
-		}
-		x.entry = e
+		// A body that broke off is kept as status and headers: the
+		// outcome is known, its body is not (see entryFrom).
+		x.entry, _ = entryFrom(resp, t.policy.MaxRecordBytes, t.now())
 		x.hold.complete(x.ctx, x.entry, t.policy.recordTTL(o.provider))
 	default:
 		if x.mayHaveRun {

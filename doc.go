@@ -72,11 +72,9 @@
 //     request goes out with its key, unrecorded) and closed for the others
 //     (ErrStoreUnavailable); see Policy.StoreFailure.
 //   - Replays are what was recorded: they do not reflect later changes at the
-//     provider, and bodies over Policy.MaxRecordBytes are not kept. A body
-//     that broke off before it was read whole is not kept either: where a
-//     re-send is safe the record stays in doubt, so that the next call
-//     records the provider's own replay, body and all; elsewhere the record
-//     keeps status and headers.
+//     provider, and bodies over Policy.MaxRecordBytes are not kept, nor a
+//     body that broke off before it was read whole: the record keeps status
+//     and headers.
 //   - Keys derived from bodies that an agent rewrites differ, unless the route
 //     names KeyFields; keys survive restarts only when scope and request do.
 //   - Two operations meant to be distinct but identical in what identifies

@@ -99,13 +99,18 @@ func streaming(contentType string) bool {
 	return false
 }
 
+// preallocMax bounds the buffer readUpTo allocates before reading, whatever
+// length the peer announces: a body longer than that grows as it arrives.
+const preallocMax = 1 << 20
+
 // readUpTo reads r to its end or to limit+1 bytes, whichever comes first.
-// size is the announced length (-1: unknown); a body of that length is read
-// into one exactly sized buffer. A limit of math.MaxInt64 ("no bound") is
-// taken as one less, so that limit+1 cannot wrap around.
+// size is the announced length (-1: unknown); a body of that length, up to
+// preallocMax, is read into one exactly sized buffer. A limit of
+// math.MaxInt64 ("no bound") is taken as one less, so that limit+1 cannot
+// wrap around.
 func readUpTo(r io.Reader, size, limit int64) ([]byte, error) {
 	limit = min(limit, math.MaxInt64-1)
-	if size < 0 || size > limit {
+	if size < 0 || size > limit || size > preallocMax {
 		return readRest(nil, r, limit)
 	}
 	buf := make([]byte, size)

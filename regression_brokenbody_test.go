@@ -59,34 +59,25 @@ func (p *brokenBodyProvider) counts() (charges, calls int) {
 }
 
 // A response whose body broke off (the connection dropped, or the caller
-// gave up reading) is an operation that executed with an answer nobody
-// read. Where a re-send is safe, the record stays in doubt and the next
-// call re-sends with the key and records the provider's whole replay; it
-// used to record status and headers only, and replay an empty body, the
-// charge id lost, for the life of the record. Where a re-send is not safe,
-// status and headers are still what the record keeps.
+// gave up reading) is an operation that executed with an answer nobody read
+// whole. The record keeps status and headers, and later calls replay them:
+// never a re-send, which for a provider that keeps only successes could
+// execute again, and which a body that always breaks off the same way (a bad
+// gzip stream, a server that always sends short) would repeat on every call.
 func TestBrokenResponseBody(t *testing.T) {
 	safe := providers.Generic()
 	safe.Name, safe.Hosts, safe.Dedup, safe.RecordsErrors, safe.Retention = "safe", []string{"127.0.0.1"}, true, true, time.Hour
 	unsafe := providers.Generic()
 	unsafe.Name, unsafe.Hosts = "unsafe", []string{"127.0.0.1"}
-	const full = `{"id":"ch_1","amount":2000,"status":"succeeded"}`
-	for _, tc := range []struct {
-		prov      providers.Provider
-		wantBody  string // of the second and third calls
-		wantCalls int    // requests that reached the provider in all
-	}{
-		{safe, full, 2},
-		{unsafe, "", 1},
-	} {
-		t.Run(tc.prov.Name, func(t *testing.T) {
+	for _, prov := range []providers.Provider{safe, unsafe} {
+		t.Run(prov.Name, func(t *testing.T) {
 			p := &brokenBodyProvider{charges: map[string]int{}}
 			srv := httptest.NewServer(p)
 			defer srv.Close()
 			base := &http.Transport{}
 			defer base.CloseIdleConnections()
 			client := &http.Client{Transport: idemhttp.New(idemhttp.WithBase(base), idemhttp.WithStore(cache.NewMemory()),
-				idemhttp.WithProviders(tc.prov), idemhttp.WithPolicy(testPolicy()))}
+				idemhttp.WithProviders(prov), idemhttp.WithPolicy(testPolicy()))}
 			charge := func() (string, *http.Response, error) {
 				resp, err := client.Post(srv.URL+"/v1/charges", formType, strings.NewReader("amount=2000"))
 				if err != nil {
@@ -104,13 +95,13 @@ func TestBrokenResponseBody(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s call: %v", call, err)
 				}
-				if resp.StatusCode != 200 || body != tc.wantBody {
-					t.Errorf("%s call: %d %q (body omitted %q), want 200 %q", call, resp.StatusCode, body,
-						resp.Header.Get(idemhttp.HeaderBodyOmitted), tc.wantBody)
+				if resp.StatusCode != 200 || body != "" || !idemhttp.Replayed(resp) || resp.Header.Get(idemhttp.HeaderBodyOmitted) != "true" {
+					t.Errorf("%s call: %d %q replayed %v, body omitted %q; want a replay of 200 without body", call,
+						resp.StatusCode, body, idemhttp.Replayed(resp), resp.Header.Get(idemhttp.HeaderBodyOmitted))
 				}
 			}
-			if charges, calls := p.counts(); charges != 1 || calls != tc.wantCalls {
-				t.Errorf("%d charges in %d requests, want 1 in %d", charges, calls, tc.wantCalls)
+			if charges, calls := p.counts(); charges != 1 || calls != 1 {
+				t.Errorf("%d charges in %d requests, want 1 in 1", charges, calls)
 			}
 		})
 	}

@@ -154,7 +154,8 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 // its key comes from req and req's own context (WithKey, WithScope), as in
 // RoundTrip; ctx bounds the store call only, and a key or scope on ctx that
 // would name another operation is refused (ErrInvalidRequest) rather than
-// ignored.
+// ignored. A resp whose body cannot be read whole is refused with the read
+// error, and nothing is recorded: fetch the answer again.
 func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.Response) error {
 	var o op
 	body, err := t.prepare(req, &o)
@@ -171,7 +172,11 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 	}
 	var e *cache.Entry
 	if resp != nil {
-		e, _ = entryFrom(resp, t.policy.MaxRecordBytes, t.now()) // a broken body: status and headers
+		if e, err = entryFrom(resp, t.policy.MaxRecordBytes, t.now()); err != nil {
+			// Recorded, the answer would replay without its body for the
+			// life of the record: the operator can fetch it again.
+			return fmt.Errorf("idemhttp: resolving %s: reading the response body: %w (nothing recorded)", o.key, err)
+		}
 	}
 	if err := t.store.Resolve(ctx, o.recordKey, e, t.policy.recordTTL(o.provider)); err != nil {
 		return fmt.Errorf("idemhttp: resolving %s: %w", o.key, err)
