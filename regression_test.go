@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -402,5 +403,45 @@ func TestResolveLeavesRequestSendable(t *testing.T) {
 	resp.Body.Close()
 	if n := e.srv.Requests("POST", "/v3/mail/send"); n != 2 {
 		t.Fatalf("%d sends, want 2 (the in-doubt one and the re-send)", n)
+	}
+}
+
+// goexitAfterSend sends the first POST and then ends its goroutine with
+// runtime.Goexit, as t.FailNow does in a test's RoundTripper: a way out of
+// RoundTrip that recover does not see.
+type goexitAfterSend struct {
+	base http.RoundTripper
+	done atomic.Bool
+}
+
+func (g *goexitAfterSend) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.base.RoundTrip(req)
+	if req.Method == "POST" && !g.done.Swap(true) {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		runtime.Goexit()
+	}
+	return resp, err
+}
+
+// A call whose base transport ends the goroutine with runtime.Goexit after
+// sending is in doubt, as after a panic. It used to be taken for a call that
+// ended normally without an answer, and its claim released: the next call
+// booked again.
+func TestGoexitAfterSendStaysInDoubt(t *testing.T) {
+	e := newEnv(t)
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		e.transport(idemhttp.WithBase(&goexitAfterSend{base: e.base})).RoundTrip(bookingReq(context.Background()))
+	}()
+	<-exited
+	resp, err := e.transport().RoundTrip(bookingReq(context.Background()))
+	if err == nil {
+		resp.Body.Close()
+	}
+	if n := e.srv.RouteEffects("POST", "/bookings"); n != 1 || !errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Fatalf("after a Goexit mid-send: booked %d times (err %v), want 1 and ErrInDoubt", n, err)
 	}
 }

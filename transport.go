@@ -242,16 +242,32 @@ func (x *exchange) run() (*http.Response, error) {
 	}
 	x.held.start(t, o.recordKey, c.Token)
 	x.hold, x.inDoubt, x.mayHaveRun = &x.held, c.InDoubt, c.InDoubt
+	finished := false
 	defer func() {
-		if p := recover(); p != nil {
-			// Cut short: nobody knows whether the request went out, so the
-			// record is kept in doubt as long as any other (InDoubtTTL),
-			// not left to lapse as a crashed holder's claim.
-			x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
+		p := recover()
+		if p == nil && finished {
+			x.unsettled() // a no-op when the record was settled
+			return
+		}
+		// Cut short by a panic, or by runtime.Goexit (which recover does
+		// not see) under the base transport: nobody knows whether the
+		// request went out, so the record is kept in doubt as long as any
+		// other (InDoubtTTL), not left to lapse as a crashed holder's
+		// claim, nor released.
+		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
+		if p != nil {
 			panic(p)
 		}
-		x.unsettled() // a no-op when the record was settled
 	}()
+	resp, err := x.claimed(c)
+	finished = true
+	return resp, err
+}
+
+// claimed is the rest of run once the claim is held: re-send, probe or
+// refuse an operation in doubt, else send it.
+func (x *exchange) claimed(c cache.Claim) (*http.Response, error) {
+	t, o := x.t, &x.o
 	route := o.route
 	fresh := true
 	switch {
