@@ -94,10 +94,11 @@ func TestHolderThatLostLeaseDoesNotResend(t *testing.T) {
 	}
 }
 
-// panicAfterSend forwards the request (the provider executes it), then panics,
-// once: a buggy instrumentation wrapper.
+// panicAfterSend forwards the request (the provider executes it), then, once,
+// panics (a buggy instrumentation wrapper) or calls runtime.Goexit.
 type panicAfterSend struct {
 	base     http.RoundTripper
+	goexit   bool // end the goroutine with runtime.Goexit, as t.FailNow does, rather than panic
 	panicked atomic.Bool
 }
 
@@ -106,6 +107,9 @@ func (p *panicAfterSend) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method == "POST" && !p.panicked.Swap(true) {
 		if resp != nil {
 			resp.Body.Close()
+		}
+		if p.goexit {
+			runtime.Goexit() // a way out of RoundTrip that recover does not see
 		}
 		panic("instrumentation bug")
 	}
@@ -406,25 +410,6 @@ func TestResolveLeavesRequestSendable(t *testing.T) {
 	}
 }
 
-// goexitAfterSend sends the first POST and then ends its goroutine with
-// runtime.Goexit, as t.FailNow does in a test's RoundTripper: a way out of
-// RoundTrip that recover does not see.
-type goexitAfterSend struct {
-	base http.RoundTripper
-	done atomic.Bool
-}
-
-func (g *goexitAfterSend) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := g.base.RoundTrip(req)
-	if req.Method == "POST" && !g.done.Swap(true) {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		runtime.Goexit()
-	}
-	return resp, err
-}
-
 // A call whose base transport ends the goroutine with runtime.Goexit after
 // sending is in doubt, as after a panic. It used to be taken for a call that
 // ended normally without an answer, and its claim released: the next call
@@ -434,7 +419,7 @@ func TestGoexitAfterSendStaysInDoubt(t *testing.T) {
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		e.transport(idemhttp.WithBase(&goexitAfterSend{base: e.base})).RoundTrip(bookingReq(context.Background()))
+		e.transport(idemhttp.WithBase(&panicAfterSend{base: e.base, goexit: true})).RoundTrip(bookingReq(context.Background()))
 	}()
 	<-exited
 	resp, err := e.transport().RoundTrip(bookingReq(context.Background()))
