@@ -428,14 +428,21 @@ func existingKey(req *http.Request, body []byte, p *providers.Provider) (string,
 }
 
 // appendRecordKey appends the namespace of a record key to dst: the
-// provider's name and a hash of the credentials (Authorization and the
-// provider's account headers), so two tenants never see each other's
-// records; the key follows it. Credentials are never stored.
+// provider's name and a hash of the credentials (Authorization, the
+// provider's account headers, and user information in the URL, which a
+// base transport below may turn into credentials when RoundTrip is called
+// without http.Client), so two tenants never see each other's records; the
+// key follows it. Credentials are never stored.
 func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider) []byte {
 	var scratch [256]byte
 	creds := appendLenString(scratch[:0], canonicalGet(req.Header, "Authorization"))
 	for _, name := range p.AccountHeaders {
 		creds = appendLenString(creds, req.Header.Get(name))
+	}
+	if u := req.URL.User; u != nil {
+		// Only when present: the record keys of every other request stay
+		// as they were.
+		creds = appendLenString(creds, u.String())
 	}
 	sum := sha256.Sum256(creds)
 	dst = append(dst, p.Name...)

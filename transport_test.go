@@ -443,6 +443,26 @@ func TestTenantsDoNotShareRecords(t *testing.T) {
 	}
 }
 
+// Credentials in the URL name a tenant too when RoundTrip is called directly
+// (http.Client would have turned them into an Authorization header): a base
+// transport below may use them.
+func TestTenantsInURLDoNotShareRecords(t *testing.T) {
+	e := newEnv(t)
+	tr := e.transport()
+	for _, user := range []string{"sk_a", "sk_b", "sk_a"} {
+		req, _ := http.NewRequest("POST", "http://"+user+":@"+bookingsHost+"/bookings", strings.NewReader(`{"slot":"u"}`))
+		req.Header.Set("Content-Type", jsonType)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if n := e.srv.RouteEffects("POST", "/bookings"); n != 2 {
+		t.Fatalf("%d bookings for two tenants, want 2", n)
+	}
+}
+
 // A response over MaxRecordBytes reaches the caller whole; the replay keeps
 // status and headers, and the operation is not executed again.
 func TestLargeResponseRecordedWithoutBody(t *testing.T) {
