@@ -5,11 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -67,19 +67,32 @@ func putBuf(bp *[]byte) {
 // sequence of fields, each encoded as a uvarint length then its bytes:
 //
 //	"idemhttp/v1", the scope (WithScope), p.Name, the method, the lower-case
-//	scheme "://" host (default port dropped), the escaped path, the query
-//	canonicalised like a form body, then one body-kind byte and the
-//	canonical body:
+//	scheme "://" host (default port dropped; when req.Host names another
+//	host, a 0 byte and that host follow), the escaped path (for a URL with
+//	Opaque set, a 0 byte and Opaque), the query canonicalised like a form
+//	body, then one body-kind byte and the canonical body:
 //	  'j' JSON (application/json, */*+json): the RFC 8785 (JCS) canonical form;
 //	  'f' form (application/x-www-form-urlencoded): fields sorted by name,
 //	      repeated values in their order;
 //	  'm' multipart: part by part, boundary excluded;
 //	  'k' the route's KeyFields only: for each field, its name then the
-//	      canonical value (absent fields encode as empty);
-//	  'b' anything else, and JSON that does not parse: the raw bytes.
+//	      canonical value (absent fields encode as empty); a body with none
+//	      of them is encoded whole instead, as above;
+//	  'b' anything else, and JSON or a form that does not parse (with
+//	      KeyFields too): the raw bytes.
 //
 // For providers that carry the key in a body field (p.KeyField), that field
 // is left out of the body first.
+//
+// The Transport stores with each record a fingerprint of the whole request
+// (the same encoding, without the scope, with exact numbers), or, on a
+// route with KeyFields, of its ValidationFields, or, with none, of the key
+// fields alone: there a request that changes only other fields (a reworded
+// email, but an amount too) replays. Name the amount among the
+// ValidationFields of such a route to have it refused with ErrKeyReused.
+// Records are namespaced by a hash of the credentials: Authorization and
+// p.AccountHeaders, in whatever spelling the header map holds them, and
+// the URL's user information.
 //
 // The digits are 40 (160 bits), fewer when p.MaxKeyLen requires (never fewer
 // than 16).
@@ -168,6 +181,12 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 			return ErrEmptyKey
 		}
 		if forTransport {
+			if p.KeyField != "" {
+				// The body field carries a key (an SDK's random one, say)
+				// that the Transport replaces with this one: it does not
+				// tell operations apart.
+				body = withoutJSONField(body, p.KeyField)
+			}
 			exact := canon.JSON{Exact: true}
 			*bp = encodeRequest((*bp)[:0], req, body, p, o.route, "", false, &exact)
 			sum := sha256.Sum256(*bp)
@@ -262,7 +281,7 @@ func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Prov
 	dst = appendLenString(dst, p.Name)
 	dst = appendLenString(dst, req.Method)
 	dst = appendOrigin(dst, req)
-	dst = appendLenString(dst, req.URL.EscapedPath())
+	dst = appendPath(dst, req.URL)
 	if q := req.URL.RawQuery; q == "" {
 		dst = append(dst, 0)
 	} else if out, ok := appendCanonical(dst, func(d []byte) ([]byte, error) { return canon.AppendForm(d, []byte(q)) }); ok {
@@ -304,29 +323,35 @@ func encodeFields(dst []byte, req *http.Request, body []byte, fields []string, n
 	}
 	start := len(dst)
 	dst = append(dst, bodyFields)
+	present := false
 	for _, f := range fields {
 		dst = appendLenString(dst, f)
-		var invalid bool
+		var found bool
 		out, ok := appendCanonical(dst, func(d []byte) ([]byte, error) {
 			var out []byte
 			var err error
 			if kind == bodyJSON {
-				out, _, err = numbers.AppendPointer(d, body, f)
+				out, found, err = numbers.AppendPointer(d, body, f)
 			} else {
-				out, _, err = canon.AppendFormField(d, body, f)
+				out, found, err = canon.AppendFormField(d, body, f)
 			}
-			invalid = errors.Is(err, canon.ErrInvalid) && kind == bodyJSON
 			return out, err
 		})
-		if invalid {
-			// A body that does not parse cannot yield its fields: key on
-			// all of it, as raw bytes.
+		if !ok {
+			// A body that does not parse (JSON, or a form with a broken
+			// escape) cannot yield its fields, nor a field name that
+			// cannot be one: key on all of it, as raw bytes, never on the
+			// fields that happened to read.
 			return appendBody(dst[:start], "", body, numbers)
 		}
-		if !ok {
-			out = append(dst, 0) // a field that cannot be read counts as absent
-		}
+		present = present || found
 		dst = out
+	}
+	if !present {
+		// None of the fields is there (a route whose fields this body does
+		// not have, JSON Pointers named on a form route): keyed on nothing,
+		// every such request would be one operation. Key on the whole body.
+		return appendBody(dst[:start], contentType(req.Header), body, numbers)
 	}
 	return dst
 }
@@ -368,14 +393,51 @@ func appendLenString(dst []byte, s string) []byte {
 // appendOrigin appends lower-case scheme://host, without a default port.
 func appendOrigin(dst []byte, req *http.Request) []byte {
 	scheme := strings.ToLower(req.URL.Scheme)
-	host := strings.ToLower(req.URL.Host)
-	if port := req.URL.Port(); (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		host = host[:len(host)-len(port)-1] // "[::1]:443" -> "[::1]"
+	host := originHost(scheme, req.URL.Host)
+	// A Host header other than the URL's (req.Host: a virtual host behind
+	// one address) names another server: it follows a 0 byte, which no
+	// host holds, so that every other origin encodes as it always did.
+	var virtual string
+	if req.Host != "" {
+		if v := originHost(scheme, req.Host); v != host {
+			virtual = v
+		}
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(scheme)+3+len(host)))
+	n := len(scheme) + 3 + len(host)
+	if virtual != "" {
+		n += 1 + len(virtual)
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
 	dst = append(dst, scheme...)
 	dst = append(dst, "://"...)
-	return append(dst, host...)
+	dst = append(dst, host...)
+	if virtual != "" {
+		dst = append(append(dst, 0), virtual...)
+	}
+	return dst
+}
+
+// originHost is hostport in lower case, without the scheme's default port.
+func originHost(scheme, hostport string) string {
+	host := strings.ToLower(hostport)
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		if port := host[i+1:]; (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+			host = host[:i] // "[::1]:443" -> "[::1]"
+		}
+	}
+	return host
+}
+
+// appendPath appends the path as sent: the escaped path, or, for a URL
+// with Opaque set (which net/http sends as the request target instead),
+// a 0 byte then Opaque; no escaped path starts with a 0 byte, so every
+// other path encodes as it always did.
+func appendPath(dst []byte, u *url.URL) []byte {
+	if u.Opaque == "" {
+		return appendLenString(dst, u.EscapedPath())
+	}
+	dst = binary.AppendUvarint(dst, uint64(1+len(u.Opaque)))
+	return append(append(dst, 0), u.Opaque...)
 }
 
 // canonicalGet is h.Get(name) for a name already in canonical form: no
@@ -439,6 +501,7 @@ func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider) []byt
 	for _, name := range p.AccountHeaders {
 		creds = appendLenString(creds, req.Header.Get(name))
 	}
+	creds = appendOtherCredentials(creds, req.Header, p.AccountHeaders)
 	if u := req.URL.User; u != nil {
 		// Only when present: the record keys of every other request stay
 		// as they were.
@@ -449,6 +512,38 @@ func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider) []byt
 	dst = append(dst, '/')
 	dst = hex.AppendEncode(dst, sum[:8])
 	return append(dst, '/')
+}
+
+// appendOtherCredentials appends the credentials that net/http sends but a
+// lookup of the first value under the canonical name misses: the values of
+// a header map key spelt otherwise ("authorization", written to the wire
+// as it is), and second and later values. It appends nothing for a header
+// map with one value under each canonical name, so that those record keys
+// stay as they were.
+func appendOtherCredentials(dst []byte, h http.Header, accountHeaders []string) []byte {
+	var other []string
+	isOther := func(k string, vs []string, name string) bool {
+		// Lengths first: most keys are not name in any spelling.
+		return len(k) == len(name) && strings.EqualFold(k, name) && (len(vs) > 1 || k != http.CanonicalHeaderKey(name))
+	}
+	for k, vs := range h {
+		if isOther(k, vs, "Authorization") || slices.ContainsFunc(accountHeaders, func(name string) bool { return isOther(k, vs, name) }) {
+			other = append(other, k)
+		}
+	}
+	slices.Sort(other)
+	for _, k := range other {
+		dst = appendLenString(dst, k)
+		vs := h[k]
+		if k == http.CanonicalHeaderKey(k) {
+			vs = vs[1:] // the first value is in already
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(vs)))
+		for _, v := range vs {
+			dst = appendLenString(dst, v)
+		}
+	}
+	return dst
 }
 
 // readBody buffers the body of req, at most limit bytes (0: no limit). It
