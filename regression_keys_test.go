@@ -81,6 +81,20 @@ func echoDo(t *testing.T, rt http.RoundTripper, req *http.Request) (echoed, erro
 	return seen, nil
 }
 
+// sendBoth sends a then b through rt and returns what the server said it saw
+// for each (or the replay of an earlier answer).
+func sendBoth(t *testing.T, rt http.RoundTripper, a, b *http.Request) (first, second echoed) {
+	t.Helper()
+	var err error
+	if first, err = echoDo(t, rt, a); err != nil {
+		t.Fatal(err)
+	}
+	if second, err = echoDo(t, rt, b); err != nil {
+		t.Fatal(err)
+	}
+	return first, second
+}
+
 // mustDeriveKey is DeriveKey for p, failing the test on error.
 func mustDeriveKey(t *testing.T, req *http.Request, p providers.Provider) string {
 	t.Helper()
@@ -119,13 +133,7 @@ func TestNonCanonicalAuthorizationNamespaced(t *testing.T) {
 				req.Header[name] = []string{"Bearer " + token}
 				return req
 			}
-			if _, err := echoDo(t, tr, mk("sk_tenant_a")); err != nil {
-				t.Fatal(err)
-			}
-			got, err := echoDo(t, tr, mk("sk_tenant_b"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, got := sendBoth(t, tr, mk("sk_tenant_a"), mk("sk_tenant_b"))
 			if got.Auth != "Bearer sk_tenant_b" {
 				t.Errorf("tenant B (header %q) was answered with the response to %q; server executed %d requests", name, got.Auth, e.execs.Load())
 			}
@@ -170,14 +178,7 @@ func TestOpaqueURLPathsKeyedApart(t *testing.T) {
 	if ka, kb := mustDeriveKey(t, mk("/v1/charges"), providers.Generic()), mustDeriveKey(t, mk("/v1/refunds"), providers.Generic()); ka == kb {
 		t.Errorf("POST /v1/charges and POST /v1/refunds (URL.Opaque) share key %s", ka)
 	}
-	first, err := echoDo(t, tr, mk("/v1/charges"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := echoDo(t, tr, mk("/v1/refunds"))
-	if err != nil {
-		t.Fatalf("refund: %v", err)
-	}
+	first, second := sendBoth(t, tr, mk("/v1/charges"), mk("/v1/refunds"))
 	if first.URI != "/v1/charges" {
 		t.Fatalf("first request went to %q", first.URI)
 	}
@@ -201,13 +202,7 @@ func TestHostHeaderInKey(t *testing.T) {
 	if ka, kb := mustDeriveKey(t, mk("tenant-a.example"), providers.Generic()), mustDeriveKey(t, mk("tenant-b.example"), providers.Generic()); ka == kb {
 		t.Errorf("Host tenant-a.example and tenant-b.example share key %s", ka)
 	}
-	if _, err := echoDo(t, tr, mk("tenant-a.example")); err != nil {
-		t.Fatal(err)
-	}
-	got, err := echoDo(t, tr, mk("tenant-b.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, got := sendBoth(t, tr, mk("tenant-a.example"), mk("tenant-b.example"))
 	if got.Host != "tenant-b.example" {
 		t.Errorf("tenant-b.example was answered with %s's response; server executed %d requests", got.Host, e.execs.Load())
 	}
