@@ -70,7 +70,8 @@ func putBuf(bp *[]byte) {
 //	scheme "://" host (default port dropped; when req.Host names another
 //	host, a 0 byte and that host follow), the escaped path (for a URL with
 //	Opaque set, a 0 byte and Opaque), the query canonicalised like a form
-//	body, then one body-kind byte and the canonical body:
+//	body (one that does not decode: a 0 byte and its raw bytes), then one
+//	body-kind byte and the canonical body:
 //	  'j' JSON (application/json, */*+json): the RFC 8785 (JCS) canonical form;
 //	  'f' form (application/x-www-form-urlencoded): fields sorted by name,
 //	      repeated values in their order;
@@ -287,7 +288,12 @@ func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Prov
 	} else if out, ok := appendCanonical(dst, func(d []byte) ([]byte, error) { return canon.AppendForm(d, []byte(q)) }); ok {
 		dst = out
 	} else {
-		dst = appendLenString(dst, q)
+		// A query that does not decode is keyed on its raw bytes behind a
+		// 0 byte: a canonical form starts with its number of fields, so
+		// one starting with 0 is exactly that byte, and no raw query can
+		// pass for another query's canonical form.
+		dst = binary.AppendUvarint(dst, uint64(1+len(q)))
+		dst = append(append(dst, 0), q...)
 	}
 	if withScope && route != nil && len(route.KeyFields) > 0 {
 		return encodeFields(dst, req, body, route.KeyFields, numbers)

@@ -7,8 +7,10 @@ package idemhttp_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -312,5 +314,36 @@ func TestExplicitKeyFingerprintWithoutBodyKeyField(t *testing.T) {
 	got, err := echoDo(t, tr, newBodyRequest(t, "POST", e.srv.URL+"/v2/payments", jsonType, body("sdk-random-2")).WithContext(ctx))
 	if err != nil || got.N != first.N {
 		t.Errorf("same payment, same WithKey, new SDK key in the body: err %v (answer %d); want the replay of answer %d (sent body %s)", err, got.N, first.N, first.Body)
+	}
+}
+
+// A query that does not decode is keyed on its raw bytes. Those used to be
+// written where a decoded query writes its canonical form, with nothing to
+// tell the two apart: a raw query spelt as another query's canonical form
+// (printable when every length prefix is) shared its key.
+func TestRawQueryNeverPassesForCanonical(t *testing.T) {
+	// 33 fields ('!' is 33) with names and values of 33 bytes: every length
+	// prefix of the canonical form is a printable byte.
+	const n = 33
+	var valid []string
+	canonical := binary.AppendUvarint(nil, n)
+	for i := range n {
+		name := fmt.Sprintf("f%02d", i) + strings.Repeat("n", 30)
+		value, escaped := strings.Repeat("v", 33), strings.Repeat("v", 33)
+		if i == 0 {
+			value, escaped = "%zz"+strings.Repeat("v", 30), "%25zz"+strings.Repeat("v", 30) // a literal %zz
+		}
+		valid = append(valid, name+"="+escaped)
+		canonical = binary.AppendUvarint(canonical, uint64(len(name)))
+		canonical = append(canonical, name...)
+		canonical = binary.AppendUvarint(canonical, uint64(len(value)))
+		canonical = append(canonical, value...)
+	}
+	decodes, raw := strings.Join(valid, "&"), string(canonical) // raw holds "%zz": it does not decode
+	g := providers.Generic()
+	k1 := mustDeriveKey(t, newBodyRequest(t, "POST", "https://api.example.test/v1/orders?"+decodes, "", ""), g)
+	k2 := mustDeriveKey(t, newBodyRequest(t, "POST", "https://api.example.test/v1/orders?"+raw, "", ""), g)
+	if k1 == k2 {
+		t.Errorf("two queries share key %s:\n%.80s...\n%.80s...", k1, decodes, raw)
 	}
 }
