@@ -3,6 +3,7 @@ package idemhttp
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/idemhttp/idemhttp/providers"
 )
@@ -100,4 +101,36 @@ func validFieldValue(v string) bool {
 		}
 	}
 	return true
+}
+
+// spelledOtherwise reports whether the header map key k is the canonical
+// name in another spelling ("idempotency-key"), which net/http writes to the
+// wire as it is.
+func spelledOtherwise(k, name string) bool {
+	return len(k) == len(name) && k != name && strings.EqualFold(k, name)
+}
+
+// otherSpellingValue returns the first value held under a key of h that is
+// the canonical name spelt otherwise, taking the keys in sorted order, or "".
+func otherSpellingValue(h http.Header, name string) string {
+	var found string
+	for k, vs := range h {
+		if spelledOtherwise(k, name) && len(vs) > 0 && vs[0] != "" && (found == "" || k < found) {
+			found = k
+		}
+	}
+	if found == "" {
+		return ""
+	}
+	return h[found][0]
+}
+
+// deleteOtherSpellings removes from h every key that is the canonical name
+// spelt otherwise, so that a header set under name goes out once.
+func deleteOtherSpellings(h http.Header, name string) {
+	for k := range h {
+		if spelledOtherwise(k, name) {
+			delete(h, k)
+		}
+	}
 }

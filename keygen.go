@@ -484,7 +484,13 @@ func mediaKind(contentType string) byte {
 // existingKey returns a key the caller (or an SDK) already put on the request.
 func existingKey(req *http.Request, body []byte, p *providers.Provider) (string, bool) {
 	if p.KeyHeader != "" {
-		if v := req.Header.Get(p.KeyHeader); v != "" {
+		v := req.Header.Get(p.KeyHeader)
+		if v == "" {
+			// Set under another spelling, it goes out as written: it is
+			// the caller's key all the same.
+			v = otherSpellingValue(req.Header, http.CanonicalHeaderKey(p.KeyHeader))
+		}
+		if v != "" {
 			return p.ParseKey(v), true
 		}
 		return "", false
@@ -529,8 +535,11 @@ func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider) []byt
 func appendOtherCredentials(dst []byte, h http.Header, accountHeaders []string) []byte {
 	var other []string
 	isOther := func(k string, vs []string, name string) bool {
-		// Lengths first: most keys are not name in any spelling.
-		return len(k) == len(name) && strings.EqualFold(k, name) && (len(vs) > 1 || k != http.CanonicalHeaderKey(name))
+		if len(k) != len(name) {
+			return false // most keys, at the cost of a length
+		}
+		name = http.CanonicalHeaderKey(name)
+		return spelledOtherwise(k, name) || k == name && len(vs) > 1
 	}
 	for k, vs := range h {
 		if isOther(k, vs, "Authorization") || slices.ContainsFunc(accountHeaders, func(name string) bool { return isOther(k, vs, name) }) {

@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -345,5 +346,35 @@ func TestRawQueryNeverPassesForCanonical(t *testing.T) {
 	k2 := mustDeriveKey(t, newBodyRequest(t, "POST", "https://api.example.test/v1/orders?"+raw, "", ""), g)
 	if k1 == k2 {
 		t.Errorf("two queries share key %s:\n%.80s...\n%.80s...", k1, decodes, raw)
+	}
+}
+
+// A caller's key set under another spelling of the key header
+// ("idempotency-key") goes out as written. It used to be missed: a derived
+// key went out beside it under the canonical name, two keys in one
+// request. It is the caller's key, sent once.
+func TestKeyHeaderInAnotherSpellingSentOnce(t *testing.T) {
+	var mu sync.Mutex
+	var seen [][]string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		seen = append(seen, r.Header.Values("Idempotency-Key"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	tr := echoTransport(providers.Generic())
+	req := newBodyRequest(t, "POST", srv.URL+"/v1/orders", jsonType, `{"sku":"x"}`)
+	req.Header["idempotency-key"] = []string{"order-7"}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || len(seen[0]) != 1 || seen[0][0] != "order-7" || idemhttp.KeyOf(resp) != "order-7" {
+		t.Fatalf("server saw Idempotency-Key %q, KeyOf %q; want the caller's order-7, once", seen, idemhttp.KeyOf(resp))
 	}
 }
