@@ -3,6 +3,7 @@ package idemhttp
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/idemhttp/idemhttp/providers"
@@ -110,19 +111,48 @@ func spelledOtherwise(k, name string) bool {
 	return len(k) == len(name) && k != name && strings.EqualFold(k, name)
 }
 
-// otherSpellingValue returns the first value held under a key of h that is
-// the canonical name spelt otherwise, taking the keys in sorted order, or "".
-func otherSpellingValue(h http.Header, name string) string {
-	var found string
+// oddHeaders is what a header map holds, among the headers that a key and
+// a record key read, beyond one value under each canonical name: values
+// that net/http sends as they are, but a lookup by canonical name misses.
+type oddHeaders struct {
+	// key is the key header's value under another spelling
+	// ("idempotency-key"; the first such map key in sorted order), or "".
+	key string
+	// creds are the credential map keys (Authorization, the provider's
+	// account headers) in another spelling, or canonical with more than
+	// one value, sorted.
+	creds []string
+}
+
+// scanHeaders finds the odd headers of h for provider p, in one pass.
+func scanHeaders(h http.Header, p *providers.Provider) oddHeaders {
+	var odd oddHeaders
+	var keyAt string
 	for k, vs := range h {
-		if spelledOtherwise(k, name) && len(vs) > 0 && vs[0] != "" && (found == "" || k < found) {
-			found = k
+		if p.KeyHeader != "" && len(k) == len(p.KeyHeader) && spelledOtherwise(k, http.CanonicalHeaderKey(p.KeyHeader)) &&
+			len(vs) > 0 && vs[0] != "" && (keyAt == "" || k < keyAt) {
+			keyAt = k
+		}
+		if oddCredential(k, vs, "Authorization") || slices.ContainsFunc(p.AccountHeaders, func(name string) bool { return oddCredential(k, vs, name) }) {
+			odd.creds = append(odd.creds, k)
 		}
 	}
-	if found == "" {
-		return ""
+	if keyAt != "" {
+		odd.key = h[keyAt][0]
 	}
-	return h[found][0]
+	slices.Sort(odd.creds)
+	return odd
+}
+
+// oddCredential reports whether the map key k holding vs is the header name
+// in another spelling, or under its canonical spelling with more than one
+// value.
+func oddCredential(k string, vs []string, name string) bool {
+	if len(k) != len(name) {
+		return false // most keys, at the cost of a length
+	}
+	name = http.CanonicalHeaderKey(name)
+	return spelledOtherwise(k, name) || k == name && len(vs) > 1
 }
 
 // deleteOtherSpellings removes from h every key that is the canonical name

@@ -165,9 +165,10 @@ func deriveKey(req *http.Request, p *providers.Provider, replaceKeys bool) (stri
 // answered with the first one's response.
 func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, replaceKeys, forTransport bool) error {
 	*o = op{provider: p, route: p.Route(req.Method, req.URL.Path)}
+	odd := scanHeaders(req.Header, p)
 	explicit, ok := keyFrom(req.Context())
 	if !ok && !replaceKeys {
-		explicit, ok = existingKey(req, body, p)
+		explicit, ok = existingKey(req, body, p, odd.key)
 		o.onRequest = ok
 	}
 	bp := bufPool.Get().(*[]byte)
@@ -182,14 +183,16 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 			return ErrEmptyKey
 		}
 		if forTransport {
-			if p.KeyField != "" {
-				// The body field carries a key (an SDK's random one, say)
-				// that the Transport replaces with this one: it does not
-				// tell operations apart.
+			if p.KeyField != "" && !o.onRequest {
+				// A key given with WithKey: the body field carries another
+				// (an SDK's random one, say), which the Transport replaces
+				// with this one, so it does not tell operations apart. A
+				// key the caller put in the field is this one, in the
+				// record key already: the body is fingerprinted as sent.
 				body = withoutJSONField(body, p.KeyField)
 			}
 			exact := canon.JSON{Exact: true}
-			*bp = encodeRequest((*bp)[:0], req, body, p, o.route, "", false, &exact)
+			*bp, _ = encodeRequest((*bp)[:0], req, body, p, o.route, "", false, &exact)
 			sum := sha256.Sum256(*bp)
 			fingerprint = [16]byte(sum[:16])
 		}
@@ -200,7 +203,8 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 			body = withoutJSONField(body, p.KeyField)
 		}
 		var numbers canon.JSON // RFC 8785, noting lossy numbers
-		*bp = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true, &numbers)
+		var onFields bool
+		*bp, onFields = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true, &numbers)
 		sum := sha256.Sum256(*bp)
 		var err error
 		var text [keyTextLen]byte
@@ -212,16 +216,22 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 		case !forTransport:
 			o.key = string(key)
 			return nil
-		case o.route != nil && len(o.route.KeyFields) > 0 && len(o.route.ValidationFields) > 0:
+		case onFields && len(o.route.ValidationFields) > 0:
 			exact := canon.JSON{Exact: true}
-			*bp = encodeFields((*bp)[:0], req, body, o.route.ValidationFields, &exact)
+			*bp, _ = encodeFields((*bp)[:0], req, body, o.route.ValidationFields, &exact, false)
+			if numbers.Lossy {
+				// The key may have rounded a number in a key field: the
+				// fingerprint holds the key fields' exact values too.
+				*bp, _ = encodeRequest(*bp, req, body, p, o.route, ScopeFrom(req.Context()), true, &exact)
+			}
 			fsum := sha256.Sum256(*bp)
 			fingerprint = [16]byte(fsum[:16])
 		case numbers.Lossy:
 			// The key's encoding rounded some number: the fingerprint
-			// hashes the same encoding with exact numbers.
+			// hashes the same encoding with exact numbers (the whole body
+			// when the key is on it, the route's ValidationFields aside).
 			exact := canon.JSON{Exact: true}
-			*bp = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true, &exact)
+			*bp, _ = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true, &exact)
 			fsum := sha256.Sum256(*bp)
 			fingerprint = [16]byte(fsum[16:32])
 		default:
@@ -236,7 +246,7 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 		return nil
 	}
 	// Record key, key and fingerprint share one allocation.
-	buf := appendRecordKey((*bp)[:0], req, p)
+	buf := appendRecordKey((*bp)[:0], req, p, odd.creds)
 	keyAt := len(buf)
 	if key != nil {
 		buf = append(buf, key...)
@@ -274,7 +284,10 @@ func keyText(dst []byte, sum [32]byte, maxLen int) ([]byte, error) {
 // withScope selects the key encoding (scope, key fields) over the
 // fingerprint encoding (whole request, no scope). JSON is written and
 // its lossy numbers noted by numbers.
-func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Provider, route *providers.Route, scope string, withScope bool, numbers *canon.JSON) []byte {
+//
+// onFields reports that the body part is the route's KeyFields (withScope
+// only), not the whole body.
+func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Provider, route *providers.Route, scope string, withScope bool, numbers *canon.JSON) (out []byte, onFields bool) {
 	dst = appendLenString(dst, derivationVersion)
 	if withScope {
 		dst = appendLenString(dst, scope)
@@ -296,9 +309,9 @@ func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Prov
 		dst = append(append(dst, 0), q...)
 	}
 	if withScope && route != nil && len(route.KeyFields) > 0 {
-		return encodeFields(dst, req, body, route.KeyFields, numbers)
+		return encodeFields(dst, req, body, route.KeyFields, numbers, true)
 	}
-	return appendBody(dst, contentType(req.Header), body, numbers)
+	return appendBody(dst, contentType(req.Header), body, numbers), false
 }
 
 // appendBody appends the body-kind byte and the length-prefixed canonical
@@ -321,11 +334,14 @@ func appendBody(dst []byte, contentType string, body []byte, numbers *canon.JSON
 }
 
 // encodeFields appends the 'k' body: each field's name and canonical value,
-// JSON written by numbers.
-func encodeFields(dst []byte, req *http.Request, body []byte, fields []string, numbers *canon.JSON) []byte {
+// JSON written by numbers. A body that fields cannot be read from is
+// appended whole instead (see DeriveKey), and so, with wholeIfNone, is a
+// body that has none of them; onFields reports whether the fields were
+// appended.
+func encodeFields(dst []byte, req *http.Request, body []byte, fields []string, numbers *canon.JSON, wholeIfNone bool) (out []byte, onFields bool) {
 	kind := mediaKind(contentType(req.Header))
 	if kind != bodyJSON && kind != bodyForm {
-		return appendBody(dst, contentType(req.Header), body, numbers)
+		return appendBody(dst, contentType(req.Header), body, numbers), false
 	}
 	start := len(dst)
 	dst = append(dst, bodyFields)
@@ -348,18 +364,18 @@ func encodeFields(dst []byte, req *http.Request, body []byte, fields []string, n
 			// escape) cannot yield its fields, nor a field name that
 			// cannot be one: key on all of it, as raw bytes, never on the
 			// fields that happened to read.
-			return appendBody(dst[:start], "", body, numbers)
+			return appendBody(dst[:start], "", body, numbers), false
 		}
 		present = present || found
 		dst = out
 	}
-	if !present {
+	if !present && wholeIfNone {
 		// None of the fields is there (a route whose fields this body does
 		// not have, JSON Pointers named on a form route): keyed on nothing,
 		// every such request would be one operation. Key on the whole body.
-		return appendBody(dst[:start], contentType(req.Header), body, numbers)
+		return appendBody(dst[:start], contentType(req.Header), body, numbers), false
 	}
-	return dst
+	return dst, true
 }
 
 // appendCanonicalKind appends kind and the length-prefixed canonical form, or
@@ -481,14 +497,14 @@ func mediaKind(contentType string) byte {
 	return bodyBytes
 }
 
-// existingKey returns a key the caller (or an SDK) already put on the request.
-func existingKey(req *http.Request, body []byte, p *providers.Provider) (string, bool) {
+// existingKey returns a key the caller (or an SDK) already put on the
+// request. otherSpelling is the key header's value under another spelling
+// (oddHeaders.key): it goes out as written, the caller's key all the same.
+func existingKey(req *http.Request, body []byte, p *providers.Provider, otherSpelling string) (string, bool) {
 	if p.KeyHeader != "" {
 		v := req.Header.Get(p.KeyHeader)
 		if v == "" {
-			// Set under another spelling, it goes out as written: it is
-			// the caller's key all the same.
-			v = otherSpellingValue(req.Header, http.CanonicalHeaderKey(p.KeyHeader))
+			v = otherSpelling
 		}
 		if v != "" {
 			return p.ParseKey(v), true
@@ -503,20 +519,31 @@ func existingKey(req *http.Request, body []byte, p *providers.Provider) (string,
 
 // appendRecordKey appends the namespace of a record key to dst: the
 // provider's name and a hash of the credentials (Authorization, the
-// provider's account headers, and user information in the URL, which a
-// base transport below may turn into credentials when RoundTrip is called
-// without http.Client), so two tenants never see each other's records; the
-// key follows it. Credentials are never stored.
-func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider) []byte {
+// provider's account headers, those of them in oddCreds (see oddHeaders),
+// and user information in the URL, which a base transport below may turn
+// into credentials when RoundTrip is called without http.Client), so two
+// tenants never see each other's records; the key follows it. Credentials
+// are never stored.
+func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider, oddCreds []string) []byte {
 	var scratch [256]byte
 	creds := appendLenString(scratch[:0], canonicalGet(req.Header, "Authorization"))
 	for _, name := range p.AccountHeaders {
 		creds = appendLenString(creds, req.Header.Get(name))
 	}
-	creds = appendOtherCredentials(creds, req.Header, p.AccountHeaders)
+	// Only when there are any: the record keys of every other request stay
+	// as they were.
+	for _, k := range oddCreds {
+		creds = appendLenString(creds, k)
+		vs := req.Header[k]
+		if k == http.CanonicalHeaderKey(k) {
+			vs = vs[1:] // the first value is in already
+		}
+		creds = binary.AppendUvarint(creds, uint64(len(vs)))
+		for _, v := range vs {
+			creds = appendLenString(creds, v)
+		}
+	}
 	if u := req.URL.User; u != nil {
-		// Only when present: the record keys of every other request stay
-		// as they were.
 		creds = appendLenString(creds, u.String())
 	}
 	sum := sha256.Sum256(creds)
@@ -524,41 +551,6 @@ func appendRecordKey(dst []byte, req *http.Request, p *providers.Provider) []byt
 	dst = append(dst, '/')
 	dst = hex.AppendEncode(dst, sum[:8])
 	return append(dst, '/')
-}
-
-// appendOtherCredentials appends the credentials that net/http sends but a
-// lookup of the first value under the canonical name misses: the values of
-// a header map key spelt otherwise ("authorization", written to the wire
-// as it is), and second and later values. It appends nothing for a header
-// map with one value under each canonical name, so that those record keys
-// stay as they were.
-func appendOtherCredentials(dst []byte, h http.Header, accountHeaders []string) []byte {
-	var other []string
-	isOther := func(k string, vs []string, name string) bool {
-		if len(k) != len(name) {
-			return false // most keys, at the cost of a length
-		}
-		name = http.CanonicalHeaderKey(name)
-		return spelledOtherwise(k, name) || k == name && len(vs) > 1
-	}
-	for k, vs := range h {
-		if isOther(k, vs, "Authorization") || slices.ContainsFunc(accountHeaders, func(name string) bool { return isOther(k, vs, name) }) {
-			other = append(other, k)
-		}
-	}
-	slices.Sort(other)
-	for _, k := range other {
-		dst = appendLenString(dst, k)
-		vs := h[k]
-		if k == http.CanonicalHeaderKey(k) {
-			vs = vs[1:] // the first value is in already
-		}
-		dst = binary.AppendUvarint(dst, uint64(len(vs)))
-		for _, v := range vs {
-			dst = appendLenString(dst, v)
-		}
-	}
-	return dst
 }
 
 // readBody buffers the body of req, at most limit bytes (0: no limit). It
