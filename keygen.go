@@ -86,9 +86,10 @@ func putBuf(bp *[]byte) {
 // is left out of the body first.
 //
 // The Transport stores with each record a fingerprint of the whole request
-// (the same encoding, without the scope, with exact numbers), or, on a
-// route with KeyFields, of its ValidationFields, or, with none, of the key
-// fields alone: there a request that changes only other fields (a reworded
+// (the same encoding with exact numbers; for a key of the caller's, without
+// the scope), or, on a route with KeyFields, of its ValidationFields (and
+// of a key field holding a number the key rounded), or, with none, of the
+// key fields alone: there a request that changes only other fields (a reworded
 // email, but an amount too) replays. Name the amount among the
 // ValidationFields of such a route to have it refused with ErrKeyReused.
 // Records are namespaced by a hash of the credentials: Authorization and
@@ -203,8 +204,8 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 			body = withoutJSONField(body, p.KeyField)
 		}
 		var numbers canon.JSON // RFC 8785, noting lossy numbers
-		var onFields bool
-		*bp, onFields = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true, &numbers)
+		var noneFound bool
+		*bp, noneFound = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true, &numbers)
 		sum := sha256.Sum256(*bp)
 		var err error
 		var text [keyTextLen]byte
@@ -216,20 +217,30 @@ func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, rep
 		case !forTransport:
 			o.key = string(key)
 			return nil
-		case onFields && len(o.route.ValidationFields) > 0:
+		case o.route != nil && len(o.route.KeyFields) > 0 && len(o.route.ValidationFields) > 0 && !noneFound:
+			// The validation fields, exact. A key field whose number the
+			// key rounded is added, exact, so that the fingerprint tells
+			// such operations apart; only then, so that every other
+			// fingerprint stays as it was.
+			keyEnd := len(*bp) // *bp holds the key's encoding
 			exact := canon.JSON{Exact: true}
-			*bp, _ = encodeFields((*bp)[:0], req, body, o.route.ValidationFields, &exact, false)
+			var exactKey []byte
 			if numbers.Lossy {
-				// The key may have rounded a number in a key field: the
-				// fingerprint holds the key fields' exact values too.
 				*bp, _ = encodeRequest(*bp, req, body, p, o.route, ScopeFrom(req.Context()), true, &exact)
+				if !bytes.Equal((*bp)[:keyEnd], (*bp)[keyEnd:]) {
+					exactKey = (*bp)[keyEnd:]
+				}
 			}
-			fsum := sha256.Sum256(*bp)
+			start := len(*bp)
+			*bp, _ = encodeFields(*bp, req, body, o.route.ValidationFields, &exact, false)
+			if exactKey != nil {
+				*bp = append(*bp, exactKey...)
+			}
+			fsum := sha256.Sum256((*bp)[start:])
 			fingerprint = [16]byte(fsum[:16])
 		case numbers.Lossy:
 			// The key's encoding rounded some number: the fingerprint
-			// hashes the same encoding with exact numbers (the whole body
-			// when the key is on it, the route's ValidationFields aside).
+			// hashes the same encoding with exact numbers.
 			exact := canon.JSON{Exact: true}
 			*bp, _ = encodeRequest((*bp)[:0], req, body, p, o.route, ScopeFrom(req.Context()), true, &exact)
 			fsum := sha256.Sum256(*bp)
@@ -285,9 +296,9 @@ func keyText(dst []byte, sum [32]byte, maxLen int) ([]byte, error) {
 // fingerprint encoding (whole request, no scope). JSON is written and
 // its lossy numbers noted by numbers.
 //
-// onFields reports that the body part is the route's KeyFields (withScope
-// only), not the whole body.
-func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Provider, route *providers.Route, scope string, withScope bool, numbers *canon.JSON) (out []byte, onFields bool) {
+// noneFound reports that the route has KeyFields (withScope only) but the
+// body none of them, so that the body was encoded whole.
+func encodeRequest(dst []byte, req *http.Request, body []byte, p *providers.Provider, route *providers.Route, scope string, withScope bool, numbers *canon.JSON) (out []byte, noneFound bool) {
 	dst = appendLenString(dst, derivationVersion)
 	if withScope {
 		dst = appendLenString(dst, scope)
@@ -336,9 +347,8 @@ func appendBody(dst []byte, contentType string, body []byte, numbers *canon.JSON
 // encodeFields appends the 'k' body: each field's name and canonical value,
 // JSON written by numbers. A body that fields cannot be read from is
 // appended whole instead (see DeriveKey), and so, with wholeIfNone, is a
-// body that has none of them; onFields reports whether the fields were
-// appended.
-func encodeFields(dst []byte, req *http.Request, body []byte, fields []string, numbers *canon.JSON, wholeIfNone bool) (out []byte, onFields bool) {
+// body that has none of them, which noneFound reports.
+func encodeFields(dst []byte, req *http.Request, body []byte, fields []string, numbers *canon.JSON, wholeIfNone bool) (out []byte, noneFound bool) {
 	kind := mediaKind(contentType(req.Header))
 	if kind != bodyJSON && kind != bodyForm {
 		return appendBody(dst, contentType(req.Header), body, numbers), false
@@ -373,9 +383,9 @@ func encodeFields(dst []byte, req *http.Request, body []byte, fields []string, n
 		// None of the fields is there (a route whose fields this body does
 		// not have, JSON Pointers named on a form route): keyed on nothing,
 		// every such request would be one operation. Key on the whole body.
-		return appendBody(dst[:start], contentType(req.Header), body, numbers), false
+		return appendBody(dst[:start], contentType(req.Header), body, numbers), true
 	}
-	return dst, true
+	return dst, false
 }
 
 // appendCanonicalKind appends kind and the length-prefixed canonical form, or

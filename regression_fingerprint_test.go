@@ -191,3 +191,75 @@ func TestCallerBodyKeyDuplicateMembersNotCollapsed(t *testing.T) {
 		t.Errorf("body %s was answered with %q, never sent (sent %d)", b, got, stub.sent.Load())
 	}
 }
+
+// On a ValidationFields route, a number the key rounded is added to the
+// fingerprint only when it is in a key field. Added whenever the document
+// held such a number anywhere (in a validation field, exact already, or in
+// a field that is neither), it changed fingerprints: records of the version
+// before, computed below, were refused after the upgrade.
+func TestLossyOutsideKeyFieldsFingerprintUnchanged(t *testing.T) {
+	const recordKey = "generic/96a296d224f285c6/v1-9305bc52ce3bcc4bae2bad42a57bb3509631dc3b"
+	for _, c := range []struct{ name, body, fingerprint string }{
+		// A 64-bit id outside key and validation fields.
+		{"lossy-other-field", `{"order_id":"o-42","amount":100,"customer":{"id":12345678901234567891}}`, "19ffcbe1050ea6dbc5433172c1b84090"},
+		// A rounded number in the validation field (already exact in the
+		// ValidationFields fingerprint).
+		{"lossy-validation-field", `{"order_id":"o-42","amount":100.00000000000000001}`, "5bd24472332cd5bb6a109cf74e768a12"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stub := &stubBase{}
+			tr := idemhttp.New(idemhttp.WithProviders(ordersWithValidation()), idemhttp.WithPolicy(testPolicy()),
+				idemhttp.WithBase(stub), idemhttp.WithStore(storeWithRecord(t, recordKey, c.fingerprint)))
+			got, err := stubDo(t, tr, newBodyRequest(t, "POST", "https://api.example.com/v1/orders", jsonType, c.body))
+			if err != nil || got != "recorded-by-previous-release" {
+				t.Errorf("retry after upgrade: got %q, err %v; want the previous release's record replayed (sent %d)", got, err, stub.sent.Load())
+			}
+		})
+	}
+}
+
+// Within one version, for the same reason: a change to a field that is
+// neither a key nor a validation field replays, also when that field held a
+// 64-bit id; it was refused with ErrKeyReused.
+func TestLossyIgnoredFieldDoesNotSplitFingerprint(t *testing.T) {
+	stub := &stubBase{}
+	tr := idemhttp.New(idemhttp.WithProviders(ordersWithValidation()), idemhttp.WithPolicy(testPolicy()), idemhttp.WithBase(stub))
+	a := `{"order_id":"o-42","amount":100,"customer":{"id":12345678901234567891}}`
+	b := `{"order_id":"o-42","amount":100,"customer":{"id":7}}`
+	first, err := stubDo(t, tr, newBodyRequest(t, "POST", "https://api.example.com/v1/orders", jsonType, a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := stubDo(t, tr, newBodyRequest(t, "POST", "https://api.example.com/v1/orders", jsonType, b))
+	if errors.Is(err, idemhttp.ErrKeyReused) || got != first {
+		t.Errorf("same order_id and amount, only an ignored field changed: got %q, err %v; want the replay of %q", got, err, first)
+	}
+}
+
+// On a route with KeyFields and ValidationFields, a body keyed whole because
+// its fields cannot be read (JSON that does not parse, text, multipart, an
+// empty body) keeps the fingerprint of its ValidationFields encoding, which
+// for such a body is the whole body. It had moved to the key's: records of
+// the version before, computed below, were refused after the upgrade.
+func TestWholeBodyValidationRouteFingerprintUnchanged(t *testing.T) {
+	for _, c := range []struct{ name, ct, body, recordKey, fingerprint string }{
+		{"json-unparseable", jsonType, `{"order_id":"o-42","amount":100`,
+			"generic/96a296d224f285c6/v1-a2a6add8113a909d4ae925cf0a324328f8e86cd9", "e7580c47d1e80ab2212f8938dc19bce2"},
+		{"text", "text/plain", `order o-42 amount 100`,
+			"generic/96a296d224f285c6/v1-7dec661121f748b387ff053827f78117a55ce68d", "3be9df82a3dc06bd51fa8e84fef66966"},
+		{"multipart", "multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"order_id\"\r\n\r\no-42\r\n--XyZ--\r\n",
+			"generic/96a296d224f285c6/v1-f0b0f88a902605818f988493a4bef09c48f2008e", "618dd498174fdf624bf0556578b0e02e"},
+		{"empty-json", jsonType, ``,
+			"generic/96a296d224f285c6/v1-a0112e44f1be9fd44ee700891a67035537cca489", "1e57b933b0a78203e21d41cc4b16d731"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stub := &stubBase{}
+			tr := idemhttp.New(idemhttp.WithProviders(ordersWithValidation()), idemhttp.WithPolicy(testPolicy()),
+				idemhttp.WithBase(stub), idemhttp.WithStore(storeWithRecord(t, c.recordKey, c.fingerprint)))
+			got, err := stubDo(t, tr, newBodyRequest(t, "POST", "https://api.example.com/v1/orders", c.ct, c.body))
+			if err != nil || got != "recorded-by-previous-release" {
+				t.Errorf("retry after upgrade: got %q, err %v; want the previous release's record replayed (sent %d)", got, err, stub.sent.Load())
+			}
+		})
+	}
+}
