@@ -15,20 +15,21 @@ import (
 // running, and settles the record once (complete, release or mark in doubt).
 // A nil *hold is a call that bypassed the store; its methods do nothing.
 type hold struct {
-	t       *Transport
-	key     string
-	token   cache.Token
-	mu      sync.Mutex
-	renewer *time.Timer
-	settled bool
-	lost    error // set when a renewal was refused: the claim may belong to another caller
+	t           *Transport
+	key         string
+	fingerprint string // of the request that holds the claim
+	token       cache.Token
+	mu          sync.Mutex
+	renewer     *time.Timer
+	settled     bool
+	lost        error // set when a renewal was refused: the claim may belong to another caller
 }
 
-// start makes h a hold of the claim on key under token and starts renewing
-// its lease.
-func (h *hold) start(t *Transport, key string, token cache.Token) {
+// start makes h a hold of the claim on key, by the request with
+// fingerprint, under token, and starts renewing its lease.
+func (h *hold) start(t *Transport, key, fingerprint string, token cache.Token) {
 	h.mu.Lock()
-	h.t, h.key, h.token = t, key, token
+	h.t, h.key, h.fingerprint, h.token = t, key, fingerprint, token
 	h.renewer = time.AfterFunc(t.policy.Lease/2, h.renew)
 	h.mu.Unlock()
 }
@@ -89,7 +90,11 @@ func (h *hold) complete(ctx context.Context, e *cache.Entry, ttl time.Duration) 
 			err := h.t.store.Complete(ctx, h.key, h.token, e, ttl)
 			if errors.Is(err, cache.ErrFenced) {
 				// The lease passed to another caller, but this one knows
-				// the outcome: settle the record if it is (still) in doubt.
+				// the outcome: settle the record if it is (still) in doubt
+				// and still this request's.
+				if ferr := sameRequest(ctx, h.t.store, h.key, h.fingerprint); ferr != nil {
+					return fmt.Errorf("%w; not resolved: %w", err, ferr)
+				}
 				if rerr := h.t.store.Resolve(ctx, h.key, e, ttl); rerr == nil || errors.Is(rerr, cache.ErrEntryTooLarge) {
 					return rerr
 				}
@@ -143,4 +148,20 @@ func (h *hold) settle(ctx context.Context, what string, op func(context.Context)
 	if err := op(sctx); err != nil {
 		h.t.log.LogAttrs(ctx, slog.LevelError, "idemhttp: cannot "+what+" record", slog.String("record", h.key), slog.Any("err", err))
 	}
+}
+
+// sameRequest returns an error wrapping ErrKeyReused when the record under
+// key was made by a request other than the one with fingerprint: the record
+// expired or was deleted, and another request claimed the key since. An
+// outcome is never resolved into another request's record, where that
+// request's next call would replay it. A record that cannot be read passes:
+// Resolve itself reports a missing one. The check and the Resolve that
+// follows are two store calls, not one: a record replaced between them is
+// not seen.
+func sameRequest(ctx context.Context, store cache.Store, key, fingerprint string) error {
+	rec, err := store.Get(ctx, key)
+	if err == nil && rec.Fingerprint != fingerprint {
+		return fmt.Errorf("%w: the record under %s now belongs to another request", ErrKeyReused, key)
+	}
+	return nil
 }

@@ -577,3 +577,74 @@ func TestInDoubtOfUnknownAgeNotResent(t *testing.T) {
 		t.Fatalf("in-doubt order of unknown age: %d requests, then %d; err %v (want ErrInDoubt, nothing sent)", sent, n, err)
 	}
 }
+
+// Resolve refuses a request whose key names a record made by another
+// request (the same WithKey, another slot): it used to record the answer in
+// that record, and the in-doubt booking's next call replayed it.
+func TestResolveRefusesAnotherRequestsRecord(t *testing.T) {
+	e := newEnv(t)
+	opCtx := idemhttp.WithKey(context.Background(), "booking-11")
+	newReq := func(slot string) *http.Request {
+		req, _ := http.NewRequestWithContext(opCtx, "POST", "http://"+bookingsHost+"/bookings", stringsReader(`{"slot":"`+slot+`"}`))
+		req.Header.Set("Content-Type", jsonType)
+		return req
+	}
+	e.srv.Inject("POST", "/bookings", faultserver.LostAckFault())
+	tr := e.transport()
+	if _, err := tr.RoundTrip(newReq("a")); !errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Fatalf("setup: want ErrInDoubt, got %v", err)
+	}
+	ok := &http.Response{StatusCode: 201, Header: http.Header{}, Body: http.NoBody}
+	if err := tr.Resolve(context.Background(), newReq("b"), ok); !errors.Is(err, idemhttp.ErrKeyReused) {
+		t.Fatalf("Resolve with another request under the in-doubt key: %v, want ErrKeyReused", err)
+	}
+	if _, err := tr.RoundTrip(newReq("a")); !errors.Is(err, idemhttp.ErrInDoubt) {
+		t.Fatalf("the in-doubt booking after the refused Resolve: %v, want ErrInDoubt still", err)
+	}
+}
+
+// replacedOnComplete is a store on which every Complete finds that the claim
+// lapsed, the record was forgotten, and another request (another
+// fingerprint) claimed the key and was left in doubt: Complete is fenced.
+type replacedOnComplete struct {
+	*cache.Memory
+	key *string // the record key Complete was called with
+}
+
+func (s replacedOnComplete) Complete(ctx context.Context, key string, _ cache.Token, _ *cache.Entry, _ time.Duration) error {
+	*s.key = key
+	if err := s.Memory.Delete(ctx, key); err != nil {
+		return err
+	}
+	c, err := s.Memory.Claim(ctx, key, "another-request", time.Minute)
+	if err != nil {
+		return err
+	}
+	if err := s.Memory.MarkInDoubt(ctx, key, c.Token, time.Hour); err != nil {
+		return err
+	}
+	return fmt.Errorf("taken over: %w", cache.ErrFenced)
+}
+
+// A holder whose Complete is fenced settles the record with Resolve only if
+// the record is still its request's. It used to resolve another request's
+// in-doubt record with its own answer, which that request's next call would
+// have replayed.
+func TestFencedCompleteLeavesAnotherRequestsRecord(t *testing.T) {
+	e := newEnv(t)
+	var key string
+	store := replacedOnComplete{cache.NewMemory(), &key}
+	req := bookingReq(idemhttp.WithKey(context.Background(), "booking-12"))
+	resp, err := e.transport(idemhttp.WithStore(store)).RoundTrip(req)
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	resp.Body.Close()
+	rec, err := store.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("record %q: %v", key, err)
+	}
+	if rec.State != cache.InDoubt || rec.Fingerprint != "another-request" {
+		t.Fatalf("record %s: state %v, fingerprint %q; want the other request's, still in doubt", key, rec.State, rec.Fingerprint)
+	}
+}

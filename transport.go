@@ -154,8 +154,9 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 // its key comes from req and req's own context (WithKey, WithScope), as in
 // RoundTrip; ctx bounds the store call only, and a key or scope on ctx that
 // would name another operation is refused (ErrInvalidRequest) rather than
-// ignored. A resp whose body cannot be read whole is refused with the read
-// error, and nothing is recorded: fetch the answer again.
+// ignored. A record under req's key made by another request (the same key
+// with another body, say) is refused with ErrKeyReused, and a resp whose
+// body cannot be read whole with the read error: nothing is recorded.
 func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.Response) error {
 	var o op
 	body, err := t.prepare(req, &o)
@@ -177,6 +178,9 @@ func (t *Transport) Resolve(ctx context.Context, req *http.Request, resp *http.R
 			// life of the record: the operator can fetch it again.
 			return fmt.Errorf("idemhttp: resolving %s: reading the response body: %w (nothing recorded)", o.key, err)
 		}
+	}
+	if err := sameRequest(ctx, t.store, o.recordKey, o.fingerprint); err != nil {
+		return fmt.Errorf("idemhttp: resolving %s: %w", o.key, err)
 	}
 	if err := t.store.Resolve(ctx, o.recordKey, e, t.policy.recordTTL(o.provider)); err != nil {
 		return fmt.Errorf("idemhttp: resolving %s: %w", o.key, err)
@@ -240,7 +244,7 @@ func (x *exchange) run() (*http.Response, error) {
 	default:
 		return nil, fmt.Errorf("%w: unexpected claim outcome %v", cache.ErrUnavailable, c.Outcome)
 	}
-	x.held.start(t, o.recordKey, c.Token)
+	x.held.start(t, o.recordKey, o.fingerprint, c.Token)
 	x.hold, x.inDoubt, x.mayHaveRun = &x.held, c.InDoubt, c.InDoubt
 	finished := false
 	defer func() {
