@@ -23,6 +23,8 @@
 // store fast enough to sit on every request; the change a power loss can lose
 // is a claim or a completion, after which the operation is claimed again and,
 // for providers that de-duplicate by key, replayed by the provider itself.
+// WithFullSync (synchronous=FULL) makes every commit survive a power loss
+// too, at the cost of an fsync per claim and per completion.
 //
 // # Files and permissions
 //

@@ -55,3 +55,25 @@ func ExampleOpen() {
 	// first run: acquired
 	// after restart: completed 201 {"id":"ch_1"}
 }
+
+// A store for an agent that pays a provider which does not de-duplicate: a
+// completion recorded just before a power loss must still be there after
+// it, or the payment would be sent again.
+func ExampleWithFullSync() {
+	dir, err := os.MkdirTemp("", "idemhttp-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	store, err := sqlite.Open(filepath.Join(dir, "payments.db"), sqlite.WithFullSync())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	c, err := store.Claim(context.Background(), "payout-7", "fingerprint-1", 10*time.Second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Outcome == cache.Acquired)
+	// Output: true
+}

@@ -85,10 +85,14 @@ func open(path string, cfg config, steps []migration) (*Store, error) {
 func (s *Store) init(created bool, steps []migration) error {
 	ctx := context.Background()
 	busy := strconv.FormatInt(s.cfg.busyTimeout.Milliseconds(), 10)
+	sync := "NORMAL"
+	if s.cfg.fullSync {
+		sync = "FULL"
+	}
 	var err error
 	s.writer, err = openPool(s.path, 1, url.Values{
 		"_busy_timeout": {busy},
-		"_synchronous":  {"NORMAL"},
+		"_synchronous":  {sync},
 		"_txlock":       {"immediate"},
 	})
 	if err != nil {

@@ -234,3 +234,21 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 		t.Errorf("the store is not at %q: %v", path, err)
 	}
 }
+
+// WithFullSync switches the writer to synchronous=FULL (2); the default is
+// NORMAL (1).
+func TestFullSync(t *testing.T) {
+	for _, tc := range []struct {
+		opts []Option
+		want int
+	}{{nil, 1}, {[]Option{WithFullSync()}, 2}} {
+		s := openTest(t, tc.opts...)
+		var got int
+		if err := s.writer.QueryRow(`PRAGMA synchronous`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("options %d: synchronous = %d, want %d", len(tc.opts), got, tc.want)
+		}
+	}
+}

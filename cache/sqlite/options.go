@@ -24,6 +24,7 @@ type config struct {
 	busyTimeout   time.Duration
 	sweepInterval time.Duration
 	maxEntryBytes int
+	fullSync      bool
 }
 
 func defaultConfig() config {
@@ -85,4 +86,14 @@ func WithSweepInterval(d time.Duration) Option {
 // cache.ErrEntryTooLarge and leave the record as it was.
 func WithMaxEntryBytes(n int) Option {
 	return func(c *config) { c.maxEntryBytes = n }
+}
+
+// WithFullSync makes every committed claim and completion survive a power
+// loss or OS crash, not only a crash of the process (SQLite's
+// synchronous=FULL: an fsync per commit instead of per checkpoint). Use it
+// where a lost completion would send an operation again to a provider that
+// does not de-duplicate, and the disk's fsync is cheap enough to sit on
+// every call.
+func WithFullSync() Option {
+	return func(c *config) { c.fullSync = true }
 }

@@ -21,9 +21,9 @@ func reportOpsPerSecond(b *testing.B, ops int) {
 	b.ReportMetric(float64(ops)/b.Elapsed().Seconds(), "ops/s")
 }
 
-func openBench(b *testing.B) *Store {
+func openBench(b *testing.B, opts ...Option) *Store {
 	b.Helper()
-	s, err := Open(filepath.Join(b.TempDir(), "bench.db"))
+	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,10 +56,19 @@ func runGoroutines(b *testing.B, goroutines int, op func(i int64) error) {
 }
 
 func BenchmarkClaimComplete(b *testing.B) {
-	for _, goroutines := range []int{1, 8} {
-		b.Run(fmt.Sprintf("goroutines=%d", goroutines), func(b *testing.B) {
+	for _, tc := range []struct {
+		goroutines int
+		fullSync   bool
+	}{{1, false}, {8, false}, {1, true}} {
+		name := fmt.Sprintf("goroutines=%d", tc.goroutines)
+		var opts []Option
+		if tc.fullSync {
+			name, opts = "full-sync/"+name, []Option{WithFullSync()}
+		}
+		goroutines := tc.goroutines
+		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			s := openBench(b)
+			s := openBench(b, opts...)
 			e := testEntry(`{"id":"ch_1","amount":1000}`)
 			runGoroutines(b, goroutines, func(i int64) error {
 				key := "key-" + strconv.FormatInt(i, 10)
