@@ -3,6 +3,7 @@ package idemhttp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,9 +48,14 @@ func (x *exchange) send(fresh bool) (*http.Response, error) {
 		if n > 1 || !fresh {
 			// Never send on a claim that may have passed to another caller
 			// while this one waited (backoff, Retry-After, a probe).
-			if err := x.hold.confirm(x.ctx, t.policy.failOpen(o.provider)); err != nil {
+			if err := x.hold.confirm(x.ctx, t.policy.failOpen(o.provider)); errors.Is(err, cache.ErrFenced) {
 				return nil, fmt.Errorf("%w: %s %s (key %s): this call lost its claim: %w",
 					ErrInFlight, x.req.Method, x.req.URL.Redacted(), o.key, err)
+			} else if err != nil {
+				// The store cannot say whether the claim is still this
+				// call's (ErrStoreUnavailable): nothing more is sent.
+				return nil, fmt.Errorf("idemhttp: %s %s (key %s): cannot confirm the claim before sending again: %w",
+					x.req.Method, x.req.URL.Redacted(), o.key, err)
 			}
 		}
 		a := x.sendOnce()

@@ -39,7 +39,8 @@
 //     same way, and re-sent only while the provider's Retention since the
 //     first claim has not passed.
 //  6. Retries (exponential backoff with jitter, bounded attempts and time,
-//     ctx respected): 429 and 503 after Retry-After (capped); 500/502/504
+//     ctx respected): 429, and 503 with Retry-After, after it (capped; a 503
+//     without one only when a re-send is safe); 500/502/504
 //     when a re-send is safe (as above), and then also the provider's 409
 //     "in progress"; and the provider's own hint
 //     (Stripe-Should-Retry). The lease is renewed while the call runs.
@@ -88,6 +89,8 @@
 //     operation is in doubt (ErrInDoubt) and not re-sent.
 //   - Credentials added below the Transport (an oauth2 base transport) do
 //     not namespace records: put the tenant in the request, or in WithScope.
-//   - Response bodies are read before RoundTrip returns, except streams.
+//   - The bodies of responses that are recorded are read before RoundTrip
+//     returns (up to Policy.MaxRecordBytes), except streams; other bodies
+//     (errors, redirects) reach the caller unread.
 //   - Requests sent around the Transport are not seen by it.
 package idemhttp

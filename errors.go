@@ -14,17 +14,20 @@ var (
 	ErrKeyReused = errors.New("idemhttp: idempotency key reused with a different request")
 
 	// ErrInDoubt means the request may have taken effect and cannot be
-	// re-sent safely: it was written and no definitive answer came back (or
-	// a 5xx did), a re-send to the provider could execute it again (see
-	// providers.Provider.SafeToResend), and no probe could settle it. The record stays in doubt: later calls with the same key get
-	// ErrInDoubt too, until a route's Probe or Transport.Resolve settles it,
-	// or it expires (Policy.InDoubtTTL).
+	// re-sent safely: it was written and no answer came back, a re-send to
+	// the provider could execute it again (see
+	// providers.Provider.SafeToResend), and no probe could settle it. A call
+	// that gets an answer that does not settle the operation (a 5xx, or a 429
+	// past the retries after the request may have executed) returns that
+	// answer, and its record stays in doubt too. Later calls with the same
+	// key get ErrInDoubt, until a route's Probe or Transport.Resolve settles
+	// it, or it expires (Policy.InDoubtTTL).
 	ErrInDoubt = errors.New("idemhttp: operation in doubt: it may have taken effect")
 
 	// ErrInFlight means the same operation is running elsewhere (another
 	// goroutine's or process's claim) and did not finish before the context
 	// ended, or that this call's claim passed to another caller while it
-	// waited to retry (nothing more was sent).
+	// waited to retry (the store refused it: nothing more was sent).
 	ErrInFlight = errors.New("idemhttp: same operation in flight elsewhere")
 
 	// ErrBodyTooLarge means the request body is over Policy.MaxBodyBytes.
@@ -32,8 +35,10 @@ var (
 	ErrBodyTooLarge = errors.New("idemhttp: request body too large")
 
 	// ErrStoreUnavailable means the record store could not be used and the
-	// policy fails closed for this provider. Nothing was sent. It is the same
-	// value as cache.ErrUnavailable, so store errors match it too.
+	// policy fails closed for this provider: the call sent nothing, or,
+	// when the store failed while the call waited to retry, nothing more.
+	// It is the same value as cache.ErrUnavailable, so store errors match
+	// it too.
 	ErrStoreUnavailable = cache.ErrUnavailable
 
 	// ErrKeyTooLong means an explicit key is longer than the provider accepts,

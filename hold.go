@@ -151,17 +151,24 @@ func (h *hold) settle(ctx context.Context, what string, op func(context.Context)
 }
 
 // sameRequest returns an error wrapping ErrKeyReused when the record under
-// key was made by a request other than the one with fingerprint: the record
-// expired or was deleted, and another request claimed the key since. An
-// outcome is never resolved into another request's record, where that
-// request's next call would replay it. A record that cannot be read passes:
-// Resolve itself reports a missing one. The check and the Resolve that
+// key was made by a request other than the one with fingerprint (the record
+// expired or was deleted, and another request claimed the key since; or an
+// earlier version of idemhttp fingerprinted the request otherwise), and the
+// store's error when the record cannot be read: an outcome is never resolved
+// into a record not known to be this request's, where another request's
+// next call would replay it, or find its in-doubt record gone. A missing
+// record passes: Resolve itself reports it. The check and the Resolve that
 // follows are two store calls, not one: a record replaced between them is
 // not seen.
 func sameRequest(ctx context.Context, store cache.Store, key, fingerprint string) error {
 	rec, err := store.Get(ctx, key)
-	if err == nil && rec.Fingerprint != fingerprint {
-		return fmt.Errorf("%w: the record under %s now belongs to another request", ErrKeyReused, key)
+	switch {
+	case errors.Is(err, cache.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading the record to check it is this request's: %w", err)
+	case rec.Fingerprint != fingerprint:
+		return fmt.Errorf("%w: the record under %s was made by another request (or fingerprinted otherwise by an earlier version)", ErrKeyReused, key)
 	}
 	return nil
 }

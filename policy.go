@@ -50,8 +50,8 @@ type Policy struct {
 	// (cache.Entry.BodyOmitted): a later replay has an empty body and the
 	// header Idempotent-Body-Omitted: true. The operation is never
 	// executed again. Streams (text/event-stream, NDJSON) are recorded the
-	// same way at once and reach the caller live; other bodies are read
-	// before RoundTrip returns. Default 1 MiB.
+	// same way at once and reach the caller live; other recorded bodies are
+	// read before RoundTrip returns. Default 1 MiB.
 	MaxRecordBytes int64
 
 	// MaxAttempts bounds the sends of one call, the first included. Default 4.
@@ -63,9 +63,9 @@ type Policy struct {
 	// for a longer wait is returned to the caller instead. Default 30s.
 	MaxRetryAfter time.Duration
 
-	// Lease is how long a claim is held without renewal; it is renewed while
-	// the request is still running, so a crashed holder's claim frees this
-	// long after the crash. Default 10s.
+	// Lease is how long a claim is held without renewal; it is renewed every
+	// Lease/2 while the request is still running, so a crashed holder's claim
+	// frees between Lease/2 and Lease after the crash. Default 10s.
 	Lease time.Duration
 	// RecordTTL is how long completed responses are replayed, capped by the
 	// provider's Retention. Default 24h.
@@ -74,7 +74,9 @@ type Policy struct {
 	// Default 7 days.
 	InDoubtTTL time.Duration
 	// StoreTimeout bounds the store calls that settle a record after the
-	// response (they run even if the request's context ended). Default 5s.
+	// response (they run even if the request's context ended; with the
+	// in-memory store, which cannot block, they are not bounded), and lease
+	// renewals. Default 5s.
 	StoreTimeout time.Duration
 
 	// ReplaceKeys replaces an idempotency key the caller or an SDK already

@@ -578,22 +578,30 @@ func TestInDoubtOfUnknownAgeNotResent(t *testing.T) {
 	}
 }
 
-// Resolve refuses a request whose key names a record made by another
-// request (the same WithKey, another slot): it used to record the answer in
-// that record, and the in-doubt booking's next call replayed it.
-func TestResolveRefusesAnotherRequestsRecord(t *testing.T) {
-	e := newEnv(t)
-	opCtx := idemhttp.WithKey(context.Background(), "booking-11")
-	newReq := func(slot string) *http.Request {
+// inDoubtBooking leaves the booking of slot "a" under key in doubt (its
+// answer lost), and returns a maker of bookings under that key.
+func inDoubtBooking(t *testing.T, e *env, key string) (newReq func(slot string) *http.Request) {
+	t.Helper()
+	opCtx := idemhttp.WithKey(context.Background(), key)
+	newReq = func(slot string) *http.Request {
 		req, _ := http.NewRequestWithContext(opCtx, "POST", "http://"+bookingsHost+"/bookings", stringsReader(`{"slot":"`+slot+`"}`))
 		req.Header.Set("Content-Type", jsonType)
 		return req
 	}
 	e.srv.Inject("POST", "/bookings", faultserver.LostAckFault())
-	tr := e.transport()
-	if _, err := tr.RoundTrip(newReq("a")); !errors.Is(err, idemhttp.ErrInDoubt) {
+	if _, err := e.transport().RoundTrip(newReq("a")); !errors.Is(err, idemhttp.ErrInDoubt) {
 		t.Fatalf("setup: want ErrInDoubt, got %v", err)
 	}
+	return newReq
+}
+
+// Resolve refuses a request whose key names a record made by another
+// request (the same WithKey, another slot): it used to record the answer in
+// that record, and the in-doubt booking's next call replayed it.
+func TestResolveRefusesAnotherRequestsRecord(t *testing.T) {
+	e := newEnv(t)
+	newReq := inDoubtBooking(t, e, "booking-11")
+	tr := e.transport()
 	ok := &http.Response{StatusCode: 201, Header: http.Header{}, Body: http.NoBody}
 	if err := tr.Resolve(context.Background(), newReq("b"), ok); !errors.Is(err, idemhttp.ErrKeyReused) {
 		t.Fatalf("Resolve with another request under the in-doubt key: %v, want ErrKeyReused", err)
@@ -626,25 +634,100 @@ func (s replacedOnComplete) Complete(ctx context.Context, key string, _ cache.To
 	return fmt.Errorf("taken over: %w", cache.ErrFenced)
 }
 
+// getDown is a store whose Get cannot answer (a read that times out, a
+// replica or connection hiccup, a Get path that fails where the scripted
+// write path still works) while every other call goes through.
+type getDown struct{ cache.Store }
+
+func (getDown) Get(context.Context, string) (cache.Record, error) {
+	return cache.Record{}, fmt.Errorf("get: %w: read timed out", cache.ErrUnavailable)
+}
+
+// Transport.Resolve for request B under a key whose in-doubt record is
+// request A's, with the store's Get failing: the check that the record is
+// B's used to let it through, and Resolve(nil) deleted A's in-doubt record
+// (A's next call booked again) or Resolve(resp) recorded B's answer for A.
+// A record whose owner cannot be checked is not resolved.
+func TestResolveUnverifiedOwnerNotSettled(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		resp func() *http.Response
+	}{
+		{"not done", func() *http.Response { return nil }},
+		{"done", func() *http.Response {
+			return &http.Response{StatusCode: 201, Header: http.Header{}, Body: http.NoBody}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			newReq := inDoubtBooking(t, e, "booking-13")
+			flaky := e.transport(idemhttp.WithStore(getDown{e.store}))
+			err := flaky.Resolve(context.Background(), newReq("b"), tc.resp())
+			if err == nil {
+				t.Errorf("Resolve of request b under request a's in-doubt record, Get failing: nil error, want a refusal (the owner cannot be checked)")
+			}
+			resp, err := e.transport().RoundTrip(newReq("a"))
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if !errors.Is(err, idemhttp.ErrInDoubt) {
+				t.Errorf("request a after b's Resolve: err %v, Replayed %v, %d bookings executed; want ErrInDoubt still (1 booking)",
+					err, idemhttp.Replayed(resp), e.srv.RouteEffects("POST", "/bookings"))
+			}
+		})
+	}
+}
+
 // A holder whose Complete is fenced settles the record with Resolve only if
-// the record is still its request's. It used to resolve another request's
-// in-doubt record with its own answer, which that request's next call would
-// have replayed.
+// the record is known to be still its request's. It used to resolve another
+// request's in-doubt record with its own answer, which that request's next
+// call would have replayed: always, and then when the store's Get failed.
 func TestFencedCompleteLeavesAnotherRequestsRecord(t *testing.T) {
+	for name, wrap := range map[string]func(cache.Store) cache.Store{
+		"record read":       func(s cache.Store) cache.Store { return s },
+		"record unreadable": func(s cache.Store) cache.Store { return getDown{s} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			var key string
+			mem := cache.NewMemory()
+			req := bookingReq(idemhttp.WithKey(context.Background(), "booking-12"))
+			resp, err := e.transport(idemhttp.WithStore(wrap(replacedOnComplete{mem, &key}))).RoundTrip(req)
+			if err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			resp.Body.Close()
+			rec, err := mem.Get(context.Background(), key)
+			if err != nil {
+				t.Fatalf("record %q: %v", key, err)
+			}
+			if rec.State != cache.InDoubt || rec.Fingerprint != "another-request" {
+				t.Fatalf("record %s: state %v, fingerprint %q; want the other request's, still in doubt", key, rec.State, rec.Fingerprint)
+			}
+		})
+	}
+}
+
+// renewDown is a store that cannot renew a claim: the store went down while
+// the call waited to retry.
+type renewDown struct{ cache.Store }
+
+func (renewDown) Renew(context.Context, string, cache.Token, time.Duration) error {
+	return fmt.Errorf("renew: %w: connection refused", cache.ErrUnavailable)
+}
+
+// A store that fails while the call waits to retry (a 429 to a provider to
+// which a re-send is not safe) ends the call with ErrStoreUnavailable,
+// nothing more sent. It also matched ErrInFlight, "this call lost its
+// claim", though no other caller had taken it.
+func TestStoreDownBeforeRetryIsNotInFlight(t *testing.T) {
 	e := newEnv(t)
-	var key string
-	store := replacedOnComplete{cache.NewMemory(), &key}
-	req := bookingReq(idemhttp.WithKey(context.Background(), "booking-12"))
-	resp, err := e.transport(idemhttp.WithStore(store)).RoundTrip(req)
-	if err != nil {
-		t.Fatalf("call: %v", err)
+	e.srv.Inject("POST", "/bookings", faultserver.StatusBeforeFault(429, "0"))
+	_, err := e.transport(idemhttp.WithStore(renewDown{e.store})).RoundTrip(bookingReq(context.Background()))
+	if !errors.Is(err, idemhttp.ErrStoreUnavailable) || errors.Is(err, idemhttp.ErrInFlight) {
+		t.Fatalf("err %v: want ErrStoreUnavailable and not ErrInFlight", err)
 	}
-	resp.Body.Close()
-	rec, err := store.Get(context.Background(), key)
-	if err != nil {
-		t.Fatalf("record %q: %v", key, err)
-	}
-	if rec.State != cache.InDoubt || rec.Fingerprint != "another-request" {
-		t.Fatalf("record %s: state %v, fingerprint %q; want the other request's, still in doubt", key, rec.State, rec.Fingerprint)
+	if n := e.srv.Requests("POST", "/bookings"); n != 1 {
+		t.Fatalf("%d requests sent, want 1 (nothing more after the store failed)", n)
 	}
 }

@@ -152,7 +152,7 @@ func (t *Transport) roundTripKeyed(ctx context.Context, req *http.Request) (*htt
 // response (later calls replay it); with resp nil it is recorded as not done
 // (the next call sends it). req identifies the operation as it would be sent:
 // its key comes from req and req's own context (WithKey, WithScope), as in
-// RoundTrip; ctx bounds the store call only, and a key or scope on ctx that
+// RoundTrip; ctx bounds the store calls only, and a key or scope on ctx that
 // would name another operation is refused (ErrInvalidRequest) rather than
 // ignored. A record under req's key made by another request (the same key
 // with another body, say) is refused with ErrKeyReused, and a resp whose

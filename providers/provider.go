@@ -47,9 +47,10 @@ type Provider struct {
 	// have been processed is re-sent or reported in doubt, and whether a
 	// store outage fails open.
 	Dedup bool
-	// Retention is how long the server remembers a key (0: unknown). Records
-	// are kept no longer than this, so a replay never outlives the server's
-	// own memory of the key, and an operation left in doubt by a crash is
+	// Retention is how long the server remembers a key (0: unknown).
+	// Completed records are replayed no longer than this, so a replay never
+	// outlives the server's own memory of the key (in-doubt records are kept
+	// Policy.InDoubtTTL, whatever it is), and an operation left in doubt is
 	// re-sent with its key only while this has not passed since it was first
 	// claimed (after that, when the record cannot say when that was, or when
 	// Retention is unknown, it is in doubt: the key may be forgotten).
@@ -64,7 +65,10 @@ type Provider struct {
 	// InProgressStatus is the status the server answers while the same key is
 	// still executing (409 for Stripe and the IETF draft). Such an answer is
 	// retried with the same key when a re-send is safe (SafeToResend);
-	// otherwise the call ends with it and the record stays in doubt. 0: none.
+	// otherwise the call ends with it, and the record stays in doubt where
+	// the provider de-duplicates (Dedup: the answer means an execution is
+	// under way) and is released where it does not (there a 409 is a
+	// conflict of the business, not an execution). 0: none.
 	InProgressStatus int
 	// ShouldRetryHeader names a response header whose "true" or "false"
 	// overrides the retry decision (Stripe-Should-Retry).
@@ -96,9 +100,12 @@ type Route struct {
 	// though the provider does not de-duplicate: for endpoints where a
 	// duplicate is harmless.
 	AtLeastOnce bool
-	// Probe asks the provider whether the operation already took effect; it
-	// runs before re-sending an in-doubt request, and before every first send
-	// when ProbeFirst is set.
+	// Probe asks the provider whether the operation already took effect. It
+	// runs for an in-doubt request that may not be re-sent with its key (an
+	// in-doubt request that may, because SafeToResend holds within Retention
+	// or the route is AtLeastOnce, is re-sent without probing), after a
+	// send that left the call in doubt, and before every first send when
+	// ProbeFirst is set.
 	Probe Probe
 	// ProbeFirst runs Probe before the first send too (providers without keys).
 	ProbeFirst bool

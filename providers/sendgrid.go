@@ -6,8 +6,8 @@ package providers
 // de-duplicate. The key is sent in X-Idempotency-Key for traceability only;
 // the local record is the only guard. So a send that may have gone out (the
 // request was written and no answer came, or a 5xx came back) is in doubt and
-// is never re-sent silently: the call returns ErrInDoubt unless a Probe on the
-// route settles it.
+// is never re-sent silently: the call returns ErrInDoubt (or, for a 5xx, the
+// 5xx), and so do later calls, unless a Probe on the route settles it.
 //
 // POST /v3/mail/send is keyed on sender, recipients, subject, template and
 // template data (KeyFields), not on the body text: an agent whose model
