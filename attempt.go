@@ -134,9 +134,12 @@ func (x *exchange) sendOnce() attempt {
 		out.Body = bodyReader(nil)
 	}
 	if h := o.provider.KeyHeader; h != "" {
-		// One key header on the wire: another spelling of it (the caller's
-		// key, or an SDK's being replaced) would go out beside it.
-		deleteOtherSpellings(out.Header, http.CanonicalHeaderKey(h))
+		if o.keyHeaderOther {
+			// One key header on the wire: another spelling of it (the
+			// caller's key, or an SDK's being replaced) would go out
+			// beside it.
+			deleteOtherSpellings(out.Header, http.CanonicalHeaderKey(h))
+		}
 		out.Header.Set(h, o.provider.FormatKey(o.key))
 	}
 	resp, err := x.t.base.RoundTrip(out)

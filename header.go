@@ -118,6 +118,9 @@ type oddHeaders struct {
 	// key is the key header's value under another spelling
 	// ("idempotency-key"; the first such map key in sorted order), or "".
 	key string
+	// keyOther is set when the key header is there under another spelling
+	// at all, empty values included.
+	keyOther bool
 	// creds are the credential map keys (Authorization, the provider's
 	// account headers) in another spelling, or canonical with more than
 	// one value, sorted.
@@ -129,9 +132,11 @@ func scanHeaders(h http.Header, p *providers.Provider) oddHeaders {
 	var odd oddHeaders
 	var keyAt string
 	for k, vs := range h {
-		if p.KeyHeader != "" && len(k) == len(p.KeyHeader) && spelledOtherwise(k, http.CanonicalHeaderKey(p.KeyHeader)) &&
-			len(vs) > 0 && vs[0] != "" && (keyAt == "" || k < keyAt) {
-			keyAt = k
+		if p.KeyHeader != "" && len(k) == len(p.KeyHeader) && spelledOtherwise(k, http.CanonicalHeaderKey(p.KeyHeader)) {
+			odd.keyOther = true
+			if len(vs) > 0 && vs[0] != "" && (keyAt == "" || k < keyAt) {
+				keyAt = k
+			}
 		}
 		if oddCredential(k, vs, "Authorization") || slices.ContainsFunc(p.AccountHeaders, func(name string) bool { return oddCredential(k, vs, name) }) {
 			odd.creds = append(odd.creds, k)

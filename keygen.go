@@ -34,13 +34,16 @@ const (
 
 // op is what the transport derives for one keyed request.
 type op struct {
-	provider    *providers.Provider
-	route       *providers.Route
-	key         string // the idempotency key, as the provider sees it (before FormatKey)
-	derived     bool   // key derived by idemhttp (false: explicit or set by the caller)
-	onRequest   bool   // the key was already on the request (header or body field)
-	fingerprint string
-	recordKey   string // namespaced key in the store, set by the transport
+	provider  *providers.Provider
+	route     *providers.Route
+	key       string // the idempotency key, as the provider sees it (before FormatKey)
+	derived   bool   // key derived by idemhttp (false: explicit or set by the caller)
+	onRequest bool   // the key was already on the request (header or body field)
+	// keyHeaderOther: the request holds the key header under another
+	// spelling too, which the send must remove (oddHeaders.keyOther).
+	keyHeaderOther bool
+	fingerprint    string
+	recordKey      string // namespaced key in the store, set by the transport
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -167,6 +170,7 @@ func deriveKey(req *http.Request, p *providers.Provider, replaceKeys bool) (stri
 func prepareOp(o *op, req *http.Request, body []byte, p *providers.Provider, replaceKeys, forTransport bool) error {
 	*o = op{provider: p, route: p.Route(req.Method, req.URL.Path)}
 	odd := scanHeaders(req.Header, p)
+	o.keyHeaderOther = odd.keyOther
 	explicit, ok := keyFrom(req.Context())
 	if !ok && !replaceKeys {
 		explicit, ok = existingKey(req, body, p, odd.key)

@@ -266,14 +266,8 @@ func TestBrokenFormKeyFieldsKeyedApart(t *testing.T) {
 	}
 
 	e := newEchoServer(t)
-	tr := echoTransport(p)
-	if _, err := echoDo(t, tr, newBodyRequest(t, "POST", e.srv.URL+"/v1/charges", formType, a)); err != nil {
-		t.Fatal(err)
-	}
-	got, err := echoDo(t, tr, newBodyRequest(t, "POST", e.srv.URL+"/v1/charges", formType, b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, got := sendBoth(t, echoTransport(p), newBodyRequest(t, "POST", e.srv.URL+"/v1/charges", formType, a),
+		newBodyRequest(t, "POST", e.srv.URL+"/v1/charges", formType, b))
 	if got.Body != b {
 		t.Errorf("charge %q was answered with the receipt of %q; server executed %d", b, got.Body, e.execs.Load())
 	}

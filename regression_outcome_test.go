@@ -69,13 +69,20 @@ func TestWrittenAttemptThenNoAnswerStaysInDoubt(t *testing.T) {
 	}
 	sent := e.srv.Requests("POST", "/orders")
 
-	resp, err = e.transport().RoundTrip(orderReq(context.Background()))
+	orderRefusedInDoubt(t, e, sent, "an operation that executed (lost ack)")
+}
+
+// orderRefusedInDoubt checks that the order, past the provider's retention,
+// is refused with ErrInDoubt and not sent: sent requests before as now.
+func orderRefusedInDoubt(t *testing.T, e *env, sent int, what string) {
+	t.Helper()
+	resp, err := e.transport().RoundTrip(orderReq(context.Background()))
 	if err == nil {
 		resp.Body.Close()
 	}
 	if n := e.srv.Requests("POST", "/orders"); n != sent || !errors.Is(err, idemhttp.ErrInDoubt) {
-		t.Fatalf("an operation that executed (lost ack) was re-sent past the provider's retention: "+
-			"%d requests after the first call, %d now; err %v (want ErrInDoubt, nothing sent)", sent, n, err)
+		t.Fatalf("%s was re-sent past the provider's retention: %d requests before, %d now; err %v (want ErrInDoubt, nothing sent)",
+			what, sent, n, err)
 	}
 }
 
@@ -106,14 +113,7 @@ func TestInDoubtClaimThenNoAnswerStaysInDoubt(t *testing.T) {
 
 	// Past retention.
 	setOrdersRetention(e, time.Minute)
-	resp, err = e.transport().RoundTrip(orderReq(context.Background()))
-	if err == nil {
-		resp.Body.Close()
-	}
-	if n := e.srv.Requests("POST", "/orders"); n != sent || !errors.Is(err, idemhttp.ErrInDoubt) {
-		t.Fatalf("in-doubt operation re-sent as new past retention after a 429 released its claim: "+
-			"%d requests, then %d; err %v (want ErrInDoubt, nothing sent)", sent, n, err)
-	}
+	orderRefusedInDoubt(t, e, sent, "an in-doubt operation re-sent within retention and answered 429")
 }
 
 // cancelOnClaim is a store that ends the caller's context right after a

@@ -274,8 +274,12 @@ func (x *exchange) claimed(c cache.Claim) (*http.Response, error) {
 	t, o := x.t, &x.o
 	route := o.route
 	fresh := true
+	resend, why := false, ""
+	if c.InDoubt {
+		resend, why = x.resendable(c)
+	}
 	switch {
-	case c.InDoubt && x.resendable(c):
+	case resend:
 		t.log.LogAttrs(x.ctx, slog.LevelInfo, "idemhttp: re-sending in-doubt operation with the same key", slog.String("key", o.key))
 	case c.InDoubt && route != nil && route.Probe != nil, route != nil && route.Probe != nil && route.ProbeFirst:
 		if resp, done, err := x.probe(); done || err != nil {
@@ -284,42 +288,37 @@ func (x *exchange) claimed(c cache.Claim) (*http.Response, error) {
 		fresh = false
 	case c.InDoubt:
 		x.hold.markInDoubt(x.ctx, t.policy.InDoubtTTL)
-		why := o.provider.Name + " does not de-duplicate"
-		switch {
-		case o.provider.Dedup && !o.provider.RecordsErrors:
-			why = o.provider.Name + " is not known to keep error answers under the key, so a re-send may execute again"
-		case o.provider.Dedup && o.provider.Retention <= 0:
-			why = o.provider.Name + " does not say how long it remembers keys"
-		case o.provider.Dedup && c.Since.IsZero():
-			why = fmt.Sprintf("%s remembers keys for %v and the record does not say when the first attempt began", o.provider.Name,
-				o.provider.Retention)
-		case o.provider.Dedup:
-			why = fmt.Sprintf("%s remembers keys for %v and the first attempt began %v ago", o.provider.Name,
-				o.provider.Retention, t.now().Sub(c.Since).Round(time.Second))
-		}
 		return nil, fmt.Errorf("%w: key %s: an earlier attempt may have taken effect and %s", ErrInDoubt, o.key, why)
 	}
 	return x.send(fresh)
 }
 
 // resendable reports whether an in-doubt operation may be re-sent with its
-// key: the route is at-least-once, or it is safe to resend to the provider
-// (providers.Provider.SafeToResend) and the provider still remembers the key (its Retention has not passed since the record was first
-// claimed, which is no later than the first send). A provider whose
+// key, and if not, why: the route is at-least-once, or it is safe to resend
+// to the provider (providers.Provider.SafeToResend) and the provider still
+// remembers the key (its Retention has not passed since the record was
+// first claimed, which is no later than the first send). A provider whose
 // Retention is unknown, or a record of unknown age (written by a version
 // that did not keep the first-claim time), may have outlived the key: it is
 // not re-sent.
-func (x *exchange) resendable(c cache.Claim) bool {
+func (x *exchange) resendable(c cache.Claim) (ok bool, why string) {
 	prov, route := x.o.provider, x.o.route
 	switch {
 	case route != nil && route.AtLeastOnce:
-		return true
-	case !prov.SafeToResend(), prov.Retention <= 0, c.Since.IsZero():
-		// Not de-duplicated, or not known to be any more: the key's
-		// memory is unknown, or the record's age is.
-		return false
+		return true, ""
+	case !prov.Dedup:
+		return false, prov.Name + " does not de-duplicate"
+	case !prov.RecordsErrors:
+		return false, prov.Name + " is not known to keep error answers under the key, so a re-send may execute again"
+	case prov.Retention <= 0:
+		return false, prov.Name + " does not say how long it remembers keys"
+	case c.Since.IsZero():
+		return false, fmt.Sprintf("%s remembers keys for %v and the record does not say when the first attempt began", prov.Name, prov.Retention)
 	}
-	return x.t.now().Sub(c.Since) < prov.Retention
+	if age := x.t.now().Sub(c.Since); age >= prov.Retention {
+		return false, fmt.Sprintf("%s remembers keys for %v and the first attempt began %v ago", prov.Name, prov.Retention, age.Round(time.Second))
+	}
+	return true, ""
 }
 
 // claim claims the record, waiting while another caller holds it.
